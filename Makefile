@@ -1,0 +1,54 @@
+# Two commands matter: `make book` builds the HTML book, `make test` runs every test.
+# Both start from nothing: they create .venv, install requirements.txt and prepare the data.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+CHAPTERS := $(wildcard chapters/*.ipynb)
+BOOK_SOURCES := _config.yml _toc.yml $(wildcard *.md *.bib) $(CHAPTERS) $(wildcard d2l_utils/*.py)
+
+.PHONY: install data book test unit nbval export execute bench clean
+
+install: $(STAMP)
+
+# The registry's torch 2.13.0 is a large CUDA build (runs on the CPU): about a minute here.
+$(STAMP): requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -r requirements.txt
+	$(BIN)/pip install --no-deps -e .
+	$(BIN)/python tools/check_env.py
+	touch $@
+
+data: $(STAMP)
+	$(BIN)/python -m d2l_utils.data
+
+book: _build/html/index.html
+
+# Executes every chapter (jupyter-cache keeps results between builds) and treats any
+# Sphinx warning as an error.
+_build/html/index.html: $(STAMP) $(BOOK_SOURCES)
+	$(MAKE) data
+	$(BIN)/jupyter-book build . --warningiserror --keep-going
+	@echo "The book is in _build/html/index.html"
+
+test: book unit nbval
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest tests
+
+nbval: data
+	$(BIN)/python -m pytest --nbval --nbval-current-env -p no:cacheprovider chapters
+
+# Developer commands
+export: $(STAMP)
+	$(BIN)/python tools/export.py
+
+execute: data
+	$(BIN)/python tools/execute.py $(CHAPTERS)
+
+bench: data
+	$(BIN)/python benchmarks/bench.py
+
+clean:
+	rm -rf _build

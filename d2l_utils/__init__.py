@@ -1,0 +1,14 @@
+"""Helpers for the book "Softmax regression, executed".
+
+Each helper is taught in a chapter (its docstring names which); the chapters are the
+source of truth and `make export` copies them here. Modules follow the concerns:
+
+- `d2l_utils.data`: Fashion-MNIST, offline-first, and an in-memory mini-batch loader;
+- `d2l_utils.plotting`: SVG figures, image grids, the live `Animator`;
+- `d2l_utils.functional`: stable `softmax` and logits-based `cross_entropy`;
+- `d2l_utils.training`: `accuracy`, `Accumulator`, `train_epoch`, `train`, `sgd`, ...
+"""
+from .data import *  # noqa: F401,F403
+from .functional import *  # noqa: F401,F403
+from .plotting import *  # noqa: F401,F403
+from .training import *  # noqa: F401,F403

@@ -1,0 +1,63 @@
+"""Execute chapters top to bottom and store them clean: `make execute`.
+
+Each notebook runs in a fresh kernel from its own folder (as Jupyter, nbval and the
+book build run it), then is written back with its outputs and with only the metadata
+a reader needs: no timestamps, no personal paths, execution counts 1, 2, 3, ...
+A notebook that raises is not written, so a stored chapter never holds an error.
+
+    python tools/execute.py chapters/softmax.ipynb [more.ipynb ...]
+    python tools/execute.py --clean-only chapters/*.ipynb
+"""
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+KERNELSPEC = {'display_name': 'Python 3 (ipykernel)', 'language': 'python',
+              'name': 'python3'}
+KEPT_CELL_METADATA = ('tags',)
+
+
+def clean(nb):
+    """Strip volatile metadata in place; return the notebook."""
+    nb.metadata = nbformat.from_dict({
+        'kernelspec': KERNELSPEC,
+        'language_info': {'name': 'python', 'pygments_lexer': 'ipython3'},
+    })
+    for cell in nb.cells:
+        cell.metadata = nbformat.from_dict(
+            {k: v for k, v in cell.metadata.items() if k in KEPT_CELL_METADATA})
+    return nb
+
+
+def execute(path, timeout):
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, timeout=timeout, kernel_name='python3',
+                            resources={'metadata': {'path': str(path.parent)}})
+    start = time.perf_counter()
+    client.execute()
+    return clean(nb), time.perf_counter() - start
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('notebooks', nargs='+', type=Path)
+    parser.add_argument('--clean-only', action='store_true',
+                        help='do not execute; only strip metadata')
+    parser.add_argument('--timeout', type=int, default=600, help='seconds per cell')
+    args = parser.parse_args(argv)
+    for path in args.notebooks:
+        if args.clean_only:
+            nb, seconds = clean(nbformat.read(path, as_version=4)), 0.0
+        else:
+            nb, seconds = execute(path, args.timeout)
+        nbformat.write(nb, path)
+        print(f'{path}: {"cleaned" if args.clean_only else f"executed in {seconds:.1f} s"}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
