@@ -21,7 +21,7 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $@
 
 data: $(STAMP)
-	$(BIN)/python -m d2l_utils.data
+	$(BIN)/python -m d2l_utils
 
 book: _build/html/index.html
 
