@@ -248,8 +248,8 @@ def _image_size(resize):
     """Return `resize` as a (height, width) pair, or None; reject anything else."""
     if resize is None:
         return None
-    pair = (resize, resize) if isinstance(resize, int) else tuple(resize)
-    if len(pair) != 2 or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 1
+    pair = (resize, resize) if isinstance(resize, int) else resize
+    if not isinstance(pair, (tuple, list)) or len(pair) != 2 or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 1
                                  for s in pair):
         raise ValueError(f'resize must be a positive integer or a (height, width) pair of '
                          f'positive integers, got {resize!r}')

@@ -50,7 +50,7 @@ def show_images(imgs, num_rows, num_cols, titles=None, scale=1.5):
         if img.dim() != 2:
             raise ValueError(f'image {i} must be (height, width) or (1, height, width), '
                              f'got shape {tuple(img.shape)}')
-        ax.imshow(img, cmap='gray')
+        ax.imshow(img.numpy(), cmap='gray')
         if titles is not None:
             ax.set_title(titles[i], fontsize=9)
     return axes
