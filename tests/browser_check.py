@@ -171,6 +171,15 @@ FIGURE_REPORT = """async () => {
     return out.concat(svgs);
 }"""
 
+# sphinx-exercise's blocks; sphinx-togglebutton marks a closed solution `toggle-hidden`.
+EXERCISE_REPORT = """() => ({
+    exercises: document.querySelectorAll('main div.exercise').length,
+    solutions: document.querySelectorAll('main div.solution').length,
+    shown: [...document.querySelectorAll('main div.solution')]
+        .filter(s => !s.classList.contains('toggle-hidden')).map(s => s.id),
+})"""
+MIN_EXERCISES = 4
+
 # Links inside the page's content that point into the book, resolved to absolute URLs.
 INTERNAL_LINKS = """(base) => [...document.querySelectorAll('main a[href]')]
     .map(a => a.href).filter(href => href.startsWith(base))"""

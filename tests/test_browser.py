@@ -154,6 +154,13 @@ def test_page(page, html_dir, visit, shots):
         assert response.ok, f'{ipynb[0]}: HTTP {response.status}'
         assert json.loads(response.body())['cells'], 'the downloaded notebook has no cells'
 
+    if bc.is_notebook(page):
+        ex = p.evaluate(bc.EXERCISE_REPORT)
+        assert ex['exercises'] >= bc.MIN_EXERCISES, (
+            f'{ex["exercises"]} exercises, at least {bc.MIN_EXERCISES} expected')
+        assert ex['solutions'] > 0, 'no solutions'
+        assert not ex['shown'], f'solutions not hidden behind a toggle: {ex["shown"]}'
+
     bad_links = [u for u in set(p.evaluate(bc.INTERNAL_LINKS, visit.base))
                  if not _resolves(u, visit.base, html_dir)]
     assert not bad_links, f'internal links that do not resolve: {sorted(bad_links)}'
