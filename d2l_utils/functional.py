@@ -56,7 +56,7 @@ def softmax(X):
     Taught in the chapter *Softmax regression*.
     """
     check_logits(X)
-    X_exp = torch.exp(X - X.max(dim=1, keepdim=True).values.detach())
+    X_exp = torch.exp(X - X.amax(dim=1, keepdim=True).detach())
     return X_exp / X_exp.sum(dim=1, keepdim=True)
 
 
@@ -100,7 +100,7 @@ def log_softmax(X):
     Taught in the chapter *Cross-entropy loss and its gradient*.
     """
     check_logits(X)
-    shifted = X - X.max(dim=1, keepdim=True).values.detach()
+    shifted = X - X.amax(dim=1, keepdim=True).detach()
     return shifted - torch.log(torch.exp(shifted).sum(dim=1, keepdim=True))
 
 
