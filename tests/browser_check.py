@@ -55,9 +55,9 @@ def toc_pages(toc_file=REPO / '_toc.yml'):
     return [re.sub(r'\.(md|ipynb)$', '', page) for page in pages]
 
 
-def is_notebook(page):
-    """Return True when the page's source is a notebook (it gets a .ipynb download)."""
-    return (REPO / f'{page}.ipynb').exists()
+def is_notebook(root, page):
+    """Return True when the built page came from a notebook (a chapter)."""
+    return (Path(root) / '_sources' / f'{page}.ipynb').exists()
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):

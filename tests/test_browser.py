@@ -147,14 +147,14 @@ def test_page(page, html_dir, visit, shots):
     downloads = p.eval_on_selector_all('.dropdown-download-buttons a[href]',
                                        'els => els.map(a => a.href)')
     assert downloads, 'no download button'
-    if bc.is_notebook(page):
+    if bc.is_notebook(html_dir, page):
         ipynb = [u for u in downloads if u.endswith('.ipynb')]
         assert ipynb, f'no .ipynb download among {downloads}'
         response = p.request.get(ipynb[0])
         assert response.ok, f'{ipynb[0]}: HTTP {response.status}'
         assert json.loads(response.body())['cells'], 'the downloaded notebook has no cells'
 
-    if bc.is_notebook(page):
+    if bc.is_notebook(html_dir, page):
         ex = p.evaluate(bc.EXERCISE_REPORT)
         assert ex['exercises'] >= bc.MIN_EXERCISES, (
             f'{ex["exercises"]} exercises, at least {bc.MIN_EXERCISES} expected')
