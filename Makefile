@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CHAPTERS := $(wildcard chapters/*.ipynb)
-BOOK_SOURCES := _config.yml _toc.yml $(wildcard *.md *.bib) $(CHAPTERS) $(wildcard d2l_utils/*.py)
+BOOK_SOURCES := _config.yml _toc.yml $(wildcard *.md *.bib _static/*) $(CHAPTERS) $(wildcard d2l_utils/*.py)
 
 .PHONY: install data book test unit nbval export execute bench clean
 
@@ -23,13 +23,15 @@ $(STAMP): requirements.txt pyproject.toml
 data: $(STAMP)
 	$(BIN)/python -m d2l_utils
 
-book: _build/html/index.html
+book: _build/.book-built
 
 # Executes every chapter (jupyter-cache keeps results between builds) and treats any
-# Sphinx warning as an error.
-_build/html/index.html: $(STAMP) $(BOOK_SOURCES)
+# Sphinx warning as an error. The stamp is written only after a successful build, so a
+# failed build is retried by the next `make book`.
+_build/.book-built: $(STAMP) $(BOOK_SOURCES)
 	$(MAKE) data
 	$(BIN)/jupyter-book build . --warningiserror --keep-going
+	touch $@
 	@echo "The book is in _build/html/index.html"
 
 test: book unit nbval
