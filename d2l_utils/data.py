@@ -199,8 +199,10 @@ def get_fashion_mnist_labels(labels):
     Taught in the chapter *The Fashion-MNIST dataset*.
     """
     if isinstance(labels, torch.Tensor) and labels.dim() != 1:
-        raise ValueError(f'expected a 1-D tensor of labels, got shape {tuple(labels.shape)}')
-    values = labels.tolist() if isinstance(labels, torch.Tensor) else list(labels)
+        raise ValueError(f'expected a 1-D tensor of labels, '
+                         f'got shape {tuple(labels.shape)}')
+    is_tensor = isinstance(labels, torch.Tensor)
+    values = labels.tolist() if is_tensor else list(labels)
     names = []
     for position, value in enumerate(values):
         try:
@@ -208,7 +210,7 @@ def get_fashion_mnist_labels(labels):
         except TypeError:
             index = None
         if index is None or not 0 <= index < len(FASHION_MNIST_CLASSES):
-            raise ValueError(f'expected class indices 0 to {len(FASHION_MNIST_CLASSES) - 1}, '
+            raise ValueError(f'expected class indices 0 to 9, '
                              f'got {value!r} at position {position}')
         names.append(FASHION_MNIST_CLASSES[index])
     return names
@@ -217,12 +219,14 @@ def get_fashion_mnist_labels(labels):
 # From chapters/fashion_mnist.ipynb
 def _check_batch_size(batch_size):
     """Raise ValueError unless `batch_size` is a positive integer."""
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f'batch_size must be a positive integer, got {batch_size!r}')
+    if (isinstance(batch_size, bool) or not isinstance(batch_size, int)
+            or batch_size < 1):
+        raise ValueError(f'batch_size must be a positive integer, '
+                         f'got {batch_size!r}')
 
 
 class InMemoryLoader:
-    """Serve mini-batches `(X, y)` of tensors held in memory, reshuffled on every pass.
+    """Serve mini-batches `(X, y)` of tensors in memory, reshuffled each pass.
 
     Taught in the chapter *The Fashion-MNIST dataset*.
     """
@@ -230,8 +234,10 @@ class InMemoryLoader:
     def __init__(self, X, y, batch_size, shuffle):
         _check_batch_size(batch_size)
         if len(X) != len(y):
-            raise ValueError(f'X and y must have the same length, got {len(X)} and {len(y)}')
-        self.X, self.y, self.batch_size, self.shuffle = X, y, batch_size, shuffle
+            raise ValueError(f'X and y must have the same length, '
+                             f'got {len(X)} and {len(y)}')
+        self.X, self.y = X, y
+        self.batch_size, self.shuffle = batch_size, shuffle
 
     def __len__(self):
         return math.ceil(len(self.y) / self.batch_size)
@@ -245,22 +251,23 @@ class InMemoryLoader:
 
 # From chapters/fashion_mnist.ipynb
 def _image_size(resize):
-    """Return `resize` as a (height, width) pair, or None; reject anything else."""
+    """Return `resize` as a (height, width) pair, or None; reject the rest."""
     if resize is None:
         return None
     pair = (resize, resize) if isinstance(resize, int) else resize
-    if not isinstance(pair, (tuple, list)) or len(pair) != 2 or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 1
-                                 for s in pair):
-        raise ValueError(f'resize must be a positive integer or a (height, width) pair of '
-                         f'positive integers, got {resize!r}')
-    return pair
+    if not (isinstance(pair, (tuple, list)) and len(pair) == 2
+            and all(isinstance(side, int) and not isinstance(side, bool)
+                    and side >= 1 for side in pair)):
+        raise ValueError(f'resize must be a positive integer or a pair of '
+                         f'them, got {resize!r}')
+    return tuple(pair)
 
 
 def load_data_fashion_mnist(batch_size, resize=None):
-    """Return `(train_iter, test_iter)`: Fashion-MNIST as in-memory mini-batch loaders.
+    """Return `(train_iter, test_iter)`: Fashion-MNIST as in-memory loaders.
 
-    Images are float32 tensors (batch, 1, height, width) with values in [0, 1], labels
-    int64. Taught in the chapter *The Fashion-MNIST dataset*.
+    Images are float32 tensors (batch, 1, height, width) with values in
+    [0, 1], labels int64. Taught in the chapter *The Fashion-MNIST dataset*.
     """
     _check_batch_size(batch_size)
     size = _image_size(resize)
@@ -269,8 +276,8 @@ def load_data_fashion_mnist(batch_size, resize=None):
         images, labels = read_fashion_mnist(train)
         X = images.unsqueeze(1).float() / 255
         if size is not None:
-            X = F.interpolate(X, size=size, mode='bilinear', align_corners=False,
-                              antialias=True)
+            X = F.interpolate(X, size=size, mode='bilinear',
+                              align_corners=False, antialias=True)
         loaders.append(InMemoryLoader(X, labels, batch_size, shuffle=train))
     return tuple(loaders)
 
