@@ -3,9 +3,11 @@
 The chapters "The Fashion-MNIST dataset" and "Softmax regression from scratch" teach
 these helpers; the code below the generated-code marker comes from them.
 """
+import time
+
 import matplotlib
 import torch
-from IPython import display
+from IPython import display, get_ipython
 from matplotlib import pyplot as plt
 from matplotlib_inline import backend_inline
 
@@ -29,13 +31,15 @@ def use_svg_display():
 def show_images(imgs, num_rows, num_cols, titles=None, scale=1.5):
     """Plot a grid of grayscale images, with optional titles; return the axes.
 
-    `imgs` is a tensor or a list of images, each (height, width) or (1, height, width).
-    Taught in the chapter *The Fashion-MNIST dataset*.
+    `imgs` is a tensor or a list of images, each (height, width) or
+    (1, height, width). Taught in the chapter *The Fashion-MNIST dataset*.
     """
     if num_rows < 1 or num_cols < 1:
-        raise ValueError(f'num_rows and num_cols must be at least 1, got {num_rows} and {num_cols}')
+        raise ValueError(f'num_rows and num_cols must be at least 1, '
+                         f'got {num_rows} and {num_cols}')
     if len(imgs) > num_rows * num_cols:
-        raise ValueError(f'{len(imgs)} images do not fit a {num_rows}x{num_cols} grid')
+        raise ValueError(f'{len(imgs)} images do not fit a '
+                         f'{num_rows}x{num_cols} grid')
     if titles is not None and len(titles) < len(imgs):
         raise ValueError(f'got {len(titles)} titles for {len(imgs)} images')
     _, axes = plt.subplots(num_rows, num_cols, squeeze=False,
@@ -48,13 +52,103 @@ def show_images(imgs, num_rows, num_cols, titles=None, scale=1.5):
         img = torch.as_tensor(imgs[i]).detach().cpu()
         img = img.squeeze(0) if img.dim() == 3 and img.shape[0] == 1 else img
         if img.dim() != 2:
-            raise ValueError(f'image {i} must be (height, width) or (1, height, width), '
-                             f'got shape {tuple(img.shape)}')
+            raise ValueError(f'image {i} must be (height, width) or '
+                             f'(1, height, width), got shape {tuple(img.shape)}')
         ax.imshow(img.numpy(), cmap='gray')
         if titles is not None:
             ax.set_title(titles[i], fontsize=9)
     return axes
 
 
-__all__ += ['show_images']
+# From chapters/softmax_scratch.ipynb
+def set_axes(axes, xlabel, ylabel, xlim, ylim, xscale, yscale, legend):
+    """Set the labels, scales, legend and grid of a matplotlib Axes, and the limits not None.
+
+    Taught in the chapter *Softmax regression from scratch*.
+    """
+    axes.set_xlabel(xlabel)
+    axes.set_ylabel(ylabel)
+    axes.set_xscale(xscale)
+    axes.set_yscale(yscale)
+    if xlim is not None:
+        axes.set_xlim(xlim)
+    if ylim is not None:
+        axes.set_ylim(ylim)
+    if legend:
+        axes.legend(legend)
+    axes.grid(True)
+
+
+def in_notebook():
+    """Return True inside a Jupyter kernel, where figures can be displayed.
+
+    Taught in the chapter *Softmax regression from scratch*.
+    """
+    shell = get_ipython()
+    return shell is not None and getattr(shell, 'kernel', None) is not None
+
+
+class Animator:
+    """Plot curves point by point; in Jupyter, redraw one figure in place as points arrive.
+
+    Outside Jupyter it only records the points on `self.fig` and displays nothing.
+    Taught in the chapter *Softmax regression from scratch*.
+    """
+
+    def __init__(self, xlabel=None, ylabel=None, legend=None, xlim=None, ylim=None,
+                 xscale='linear', yscale='linear', fmts=('-', 'm--', 'g-.', 'r:'),
+                 nrows=1, ncols=1, figsize=(4.5, 3)):
+        self.fig, axes = plt.subplots(nrows, ncols, figsize=figsize, squeeze=False)
+        self.axes = axes.ravel()
+        self.settings = (xlabel, ylabel, xlim, ylim, xscale, yscale, legend)
+        self.fmts = fmts
+        self.X, self.Y, self.lines = [], [], []
+        self.handle = None  # the display to update in place, once shown
+        self.drawn_at, self.draw_seconds, self.stale = 0.0, 0.0, False
+
+    def add(self, x, y):
+        """Append a point to each curve: `y` holds one value per curve (None skips one)."""
+        ys = list(y) if hasattr(y, '__len__') else [y]
+        xs = list(x) if hasattr(x, '__len__') else [x] * len(ys)
+        if not self.lines:  # the first point fixes the number of curves
+            self.X, self.Y = [[] for _ in ys], [[] for _ in ys]
+            self.lines = [self.axes[0].plot([], [], self.fmts[i % len(self.fmts)])[0]
+                          for i in range(len(ys))]
+            set_axes(self.axes[0], *self.settings)
+        if len(xs) != len(self.lines) or len(ys) != len(self.lines):
+            raise ValueError(f'expected one x and one y per curve ({len(self.lines)} curves), '
+                             f'got {len(xs)} x and {len(ys)} y values')
+        for a, b, X, Y, line in zip(xs, ys, self.X, self.Y, self.lines):
+            if a is not None and b is not None:
+                X.append(a)
+                Y.append(b)
+                line.set_data(X, Y)
+        self.axes[0].relim()
+        self.axes[0].autoscale_view()
+        self.stale = True
+        self.draw()
+
+    def draw(self, force=False):
+        """Show or update the figure in Jupyter, unless the last redraw was too recent."""
+        if not (self.stale and in_notebook()):
+            return
+        start = time.perf_counter()
+        if not force and self.handle is not None and (
+                start - self.drawn_at < 9 * self.draw_seconds):
+            return  # redraw later: drawing stays under a tenth of the time
+        if self.handle is None:
+            self.handle = display.display(self.fig, display_id=True)
+        else:
+            self.handle.update(self.fig)
+        self.drawn_at = time.perf_counter()
+        self.draw_seconds = self.drawn_at - start
+        self.stale = False
+
+    def close(self):
+        """Draw the final state and close the figure, so that it is shown exactly once."""
+        self.draw(force=True)
+        plt.close(self.fig)
+
+
+__all__ += ['show_images', 'set_axes', 'in_notebook', 'Animator']
 # ---- end generated ----
