@@ -62,7 +62,7 @@ def show_images(imgs, num_rows, num_cols, titles=None, scale=1.5):
 
 # From chapters/softmax_scratch.ipynb
 def set_axes(axes, xlabel, ylabel, xlim, ylim, xscale, yscale, legend):
-    """Set the labels, scales, legend and grid of a matplotlib Axes, and the limits not None.
+    """Set labels, scales, legend, grid and the limits not None of an Axes.
 
     Taught in the chapter *Softmax regression from scratch*.
     """
@@ -89,16 +89,19 @@ def in_notebook():
 
 
 class Animator:
-    """Plot curves point by point; in Jupyter, redraw one figure in place as points arrive.
+    """Plot curves point by point, redrawn in place in Jupyter.
 
-    Outside Jupyter it only records the points on `self.fig` and displays nothing.
+    Outside Jupyter it only records the points on `self.fig`, and displays
+    nothing.
     Taught in the chapter *Softmax regression from scratch*.
     """
 
-    def __init__(self, xlabel=None, ylabel=None, legend=None, xlim=None, ylim=None,
-                 xscale='linear', yscale='linear', fmts=('-', 'm--', 'g-.', 'r:'),
-                 nrows=1, ncols=1, figsize=(4.5, 3)):
-        self.fig, axes = plt.subplots(nrows, ncols, figsize=figsize, squeeze=False)
+    def __init__(self, xlabel=None, ylabel=None, legend=None, xlim=None,
+                 ylim=None, xscale='linear', yscale='linear',
+                 fmts=('-', 'm--', 'g-.', 'r:'), nrows=1, ncols=1,
+                 figsize=(4.5, 3)):
+        self.fig, axes = plt.subplots(nrows, ncols, figsize=figsize,
+                                      squeeze=False)
         self.axes = axes.ravel()
         self.settings = (xlabel, ylabel, xlim, ylim, xscale, yscale, legend)
         self.fmts = fmts
@@ -107,17 +110,18 @@ class Animator:
         self.drawn_at, self.draw_seconds, self.stale = 0.0, 0.0, False
 
     def add(self, x, y):
-        """Append a point to each curve: `y` holds one value per curve (None skips one)."""
+        """Append a point to each curve (a None in `y` skips that curve)."""
         ys = list(y) if hasattr(y, '__len__') else [y]
         xs = list(x) if hasattr(x, '__len__') else [x] * len(ys)
         if not self.lines:  # the first point fixes the number of curves
             self.X, self.Y = [[] for _ in ys], [[] for _ in ys]
-            self.lines = [self.axes[0].plot([], [], self.fmts[i % len(self.fmts)])[0]
-                          for i in range(len(ys))]
+            fmts = [self.fmts[i % len(self.fmts)] for i in range(len(ys))]
+            self.lines = [self.axes[0].plot([], [], fmt)[0] for fmt in fmts]
             set_axes(self.axes[0], *self.settings)
         if len(xs) != len(self.lines) or len(ys) != len(self.lines):
-            raise ValueError(f'expected one x and one y per curve ({len(self.lines)} curves), '
-                             f'got {len(xs)} x and {len(ys)} y values')
+            raise ValueError(
+                f'expected one x and one y per curve ({len(self.lines)} '
+                f'curves), got {len(xs)} x and {len(ys)} y values')
         for a, b, X, Y, line in zip(xs, ys, self.X, self.Y, self.lines):
             if a is not None and b is not None:
                 X.append(a)
@@ -129,7 +133,7 @@ class Animator:
         self.draw()
 
     def draw(self, force=False):
-        """Show or update the figure in Jupyter, unless the last redraw was too recent."""
+        """Show or update the figure in Jupyter, unless drawn too recently."""
         if not (self.stale and in_notebook()):
             return
         start = time.perf_counter()
@@ -145,7 +149,7 @@ class Animator:
         self.stale = False
 
     def close(self):
-        """Draw the final state and close the figure, so that it is shown exactly once."""
+        """Draw the final state and close the figure: it is shown once."""
         self.draw(force=True)
         plt.close(self.fig)
 

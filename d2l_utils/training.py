@@ -17,36 +17,41 @@ __all__ = []
 def accuracy(y_hat, y):
     """Return the number of correct predictions in a batch, as a float.
 
-    `y_hat` holds one row of scores (logits or probabilities) per example, or the
-    predicted classes. Taught in the chapter *Softmax regression from scratch*.
+    `y_hat` holds one row of scores (logits or probabilities) per example,
+    or the predicted classes.
+    Taught in the chapter *Softmax regression from scratch*.
     """
-    if not isinstance(y_hat, torch.Tensor) or not isinstance(y, torch.Tensor):
-        raise TypeError(f'expected two tensors, got {type(y_hat).__name__} and '
-                        f'{type(y).__name__}')
+    if not (isinstance(y_hat, torch.Tensor) and isinstance(y, torch.Tensor)):
+        raise TypeError(f'expected two tensors, got {type(y_hat).__name__} '
+                        f'and {type(y).__name__}')
     if y_hat.dim() > 1 and y_hat.shape[1] > 1:
         y_hat = y_hat.argmax(dim=1)
     if y_hat.shape != y.shape:
-        raise ValueError(f'expected one prediction per label: got {len(y)} labels of shape '
-                         f'{tuple(y.shape)} and predictions of shape {tuple(y_hat.shape)}')
+        raise ValueError(
+            f'expected one prediction per label: got {len(y)} labels of '
+            f'shape {tuple(y.shape)} and predictions of shape '
+            f'{tuple(y_hat.shape)}')
     return float((y_hat.type(y.dtype) == y).sum())
 
 
 # From chapters/softmax_scratch.ipynb
 class Accumulator:
-    """Keep running sums of `n` quantities, such as a summed loss and a count of examples.
+    """Keep running sums of `n` quantities, such as a loss and a count.
 
     Taught in the chapter *Softmax regression from scratch*.
     """
 
     def __init__(self, n):
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f'n, the number of sums, must be a positive integer, got {n!r}')
+            raise ValueError('n, the number of sums, must be a positive '
+                             f'integer, got {n!r}')
         self.data = [0.0] * n
 
     def add(self, *args):
         """Add one value to each sum."""
         if len(args) != len(self.data):
-            raise ValueError(f'expected {len(self.data)} values, one per sum, got {len(args)}')
+            raise ValueError(f'expected {len(self.data)} values, one per '
+                             f'sum, got {len(args)}')
         self.data = [a + float(b) for a, b in zip(self.data, args)]
 
     def reset(self):
@@ -58,7 +63,7 @@ class Accumulator:
 
 # From chapters/softmax_scratch.ipynb
 def evaluate_accuracy(net, data_iter):
-    """Return the fraction of the examples in `data_iter` that `net` classifies correctly.
+    """Return the fraction of examples in `data_iter` that `net` gets right.
 
     Taught in the chapter *Softmax regression from scratch*.
     """
@@ -69,30 +74,32 @@ def evaluate_accuracy(net, data_iter):
         for X, y in data_iter:
             metric.add(accuracy(net(X), y), y.numel())
     if metric[1] == 0:
-        raise ValueError('data_iter yielded no examples: there is no accuracy to compute')
+        raise ValueError('data_iter yielded no examples: there is no '
+                         'accuracy to compute')
     return metric[0] / metric[1]
 
 
 # From chapters/softmax_scratch.ipynb
 def sgd(params, lr, batch_size):
-    """Take one minibatch SGD step from the summed gradients in `.grad`, then clear them.
+    """Take one minibatch SGD step from summed gradients, then clear them.
 
     Taught in the chapter *Softmax regression from scratch*.
     """
     with torch.no_grad():
         for param in params:
-            param.sub_(param.grad, alpha=lr / batch_size)  # param -= lr * grad / batch_size
+            # param -= lr * grad / batch_size, in place
+            param.sub_(param.grad, alpha=lr / batch_size)
             param.grad.zero_()
 
 
 # From chapters/softmax_scratch.ipynb
 def train_epoch(net, train_iter, loss, updater):
-    """Train `net` for one pass over `train_iter`; return the mean loss and the accuracy.
+    """Train `net` for one pass over `train_iter`; return mean loss, accuracy.
 
-    `loss(y_hat, y)` returns one loss per example, or their mean. `updater` is a
-    `torch.optim.Optimizer`, or a function `updater(batch_size)` that updates the
-    parameters from the gradients of the summed loss. Raises FloatingPointError, before
-    updating, at the first batch whose loss is not finite.
+    `loss(y_hat, y)` returns one loss per example, or their mean. `updater`
+    is a `torch.optim.Optimizer`, or a function `updater(batch_size)` that
+    updates the parameters from the gradients of the summed loss. Raises
+    FloatingPointError, before updating, at the first non-finite loss.
     Taught in the chapter *Softmax regression from scratch*.
     """
     if isinstance(net, torch.nn.Module):
@@ -101,13 +108,13 @@ def train_epoch(net, train_iter, loss, updater):
     for batch, (X, y) in enumerate(train_iter, start=1):
         y_hat = net(X)
         l = loss(y_hat, y)
-        total = l.sum() if l.dim() > 0 else l * len(y)  # the loss summed over the batch
+        total = l.sum() if l.dim() > 0 else l * len(y)  # the batch sum
         value = total.item()
         if not math.isfinite(value):
             raise FloatingPointError(
-                f'the loss of batch {batch} is {value}; the parameters keep their values '
-                'from before that batch. Lower the learning rate, or compute the loss from '
-                'logits')
+                f'the loss of batch {batch} is {value}; the parameters keep '
+                'their values from before that batch. Lower the learning '
+                'rate, or compute the loss from logits')
         if isinstance(updater, torch.optim.Optimizer):
             updater.zero_grad()
             l.mean().backward()
@@ -117,46 +124,55 @@ def train_epoch(net, train_iter, loss, updater):
             updater(len(y))
         metric.add(value, accuracy(y_hat, y), len(y))
     if metric[2] == 0:
-        raise ValueError('train_iter yielded no batches: there is nothing to train on')
+        raise ValueError('train_iter yielded no batches: there is nothing '
+                         'to train on')
     return metric[0] / metric[2], metric[1] / metric[2]
 
 
 # From chapters/softmax_scratch.ipynb
 def train(net, train_iter, test_iter, loss, num_epochs, updater):
-    """Train `net`, plotting the progress live; return the last epoch's metrics as a dict.
+    """Train `net`, plotting progress live; return the last epoch's metrics.
 
-    The dict holds `train_loss`, `train_acc` and `test_acc`; judging them is the caller's
-    business. Taught in the chapter *Softmax regression from scratch*.
+    Returns a dict with `train_loss`, `train_acc` and `test_acc`; judging
+    them is the caller's business.
+    Taught in the chapter *Softmax regression from scratch*.
     """
-    if isinstance(num_epochs, bool) or not isinstance(num_epochs, int) or num_epochs < 1:
-        raise ValueError(f'num_epochs must be a positive integer, got {num_epochs!r}')
+    if (isinstance(num_epochs, bool) or not isinstance(num_epochs, int)
+            or num_epochs < 1):
+        raise ValueError('num_epochs must be a positive integer, got '
+                         f'{num_epochs!r}')
     animator = Animator(xlabel='epoch', xlim=[0, num_epochs],
                         legend=['train loss', 'train acc', 'test acc'])
     try:
         for epoch in range(1, num_epochs + 1):
             try:
-                train_loss, train_acc = train_epoch(net, train_iter, loss, updater)
+                train_loss, train_acc = train_epoch(net, train_iter, loss,
+                                                    updater)
             except FloatingPointError as e:
-                raise FloatingPointError(f'training stopped in epoch {epoch}: {e}') from None
+                raise FloatingPointError(
+                    f'training stopped in epoch {epoch}: {e}') from None
             test_acc = evaluate_accuracy(net, test_iter)
             animator.add(epoch, (train_loss, train_acc, test_acc))
     finally:
         animator.close()
-    return {'train_loss': train_loss, 'train_acc': train_acc, 'test_acc': test_acc}
+    return {'train_loss': train_loss, 'train_acc': train_acc,
+            'test_acc': test_acc}
 
 
 # From chapters/softmax_scratch.ipynb
 def predict(net, test_iter, n=6):
-    """Show the first `n` images of `test_iter` titled 'true / predicted'; return the axes.
+    """Show the first `n` test images, titled true/predicted; return the axes.
 
     Taught in the chapter *Softmax regression from scratch*.
     """
     batch = next(iter(test_iter), None)
     if batch is None:
-        raise ValueError('test_iter yielded no batches: there is nothing to predict')
+        raise ValueError('test_iter yielded no batches: there is nothing '
+                         'to predict')
     X, y = batch
     if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= len(y):
-        raise ValueError(f'n must be an integer from 1 to the batch size {len(y)}, got {n!r}')
+        raise ValueError('n must be an integer from 1 to the batch size '
+                         f'{len(y)}, got {n!r}')
     if isinstance(net, torch.nn.Module):
         net.eval()
     with torch.no_grad():
