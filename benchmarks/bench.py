@@ -128,6 +128,11 @@ def main(argv=None):
     log(f"{report['date']}, {m['nproc']} CPUs ({m['cpu_model']}), torch {m['torch']}, "
         f"{report['recipe']['torch_threads']} torch threads; load average (1, 5, 15 min) "
         f"{report['load_before']} before, {report['load_after']} after")
+    if max(report['load_before'][0], report['load_after'][0]) > m['nproc'] / 2:
+        log('NOTE: the machine was busy (load average above half its CPUs). With more than '
+            'one torch thread, each tiny matrix product then waits for a descheduled '
+            'thread: timings below can be many times the quiet ones. Rerun on a quiet '
+            'machine, or compare with --threads 1.')
     log(harness.table(report))
     log('')
     for line in harness.budget_lines(report['budgets']):
