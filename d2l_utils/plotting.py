@@ -107,7 +107,7 @@ class Animator:
         self.fmts = fmts
         self.X, self.Y, self.lines = [], [], []
         self.handle = None  # the display to update in place, once shown
-        self.drawn_at, self.draw_seconds, self.stale = 0.0, 0.0, False
+        self.drawn_at, self.draw_seconds = 0.0, 0.0
 
     def add(self, x, y):
         """Append a point to each curve (a None in `y` skips that curve)."""
@@ -129,28 +129,26 @@ class Animator:
                 line.set_data(X, Y)
         self.axes[0].relim()
         self.axes[0].autoscale_view()
-        self.stale = True
         self.draw()
 
-    def draw(self, force=False):
-        """Show or update the figure in Jupyter, unless drawn too recently."""
-        if not (self.stale and in_notebook()):
+    def draw(self):
+        """Update the live figure in Jupyter, unless drawn too recently."""
+        if not in_notebook():
             return
         start = time.perf_counter()
-        if not force and self.handle is not None and (
-                start - self.drawn_at < 9 * self.draw_seconds):
+        if self.handle is None:  # an empty display, then the figure in it
+            self.handle = display.display(display.HTML(''), display_id=True)
+        elif start - self.drawn_at < 9 * self.draw_seconds:
             return  # redraw later: drawing stays under a tenth of the time
-        if self.handle is None:
-            self.handle = display.display(self.fig, display_id=True)
-        else:
-            self.handle.update(self.fig)
+        self.handle.update(self.fig)
         self.drawn_at = time.perf_counter()
         self.draw_seconds = self.drawn_at - start
-        self.stale = False
 
     def close(self):
-        """Draw the final state and close the figure: it is shown once."""
-        self.draw(force=True)
+        """Show the final figure once, in place of the live one; close it."""
+        if self.handle is not None:
+            self.handle.update(display.HTML(''))
+            display.display(self.fig)
         plt.close(self.fig)
 
 
