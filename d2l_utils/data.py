@@ -81,11 +81,17 @@ def find_local_copy():
     return None
 
 
+def _idx_layout(name):
+    """Return `(header, size)`: the bytes an IDX file `name` starts with, and its length."""
+    magic, shape = IDX_FILES[name]
+    header = struct.pack(f'>{1 + len(shape)}I', magic, *shape)
+    return header, len(header) + math.prod(shape)
+
+
 def _check_idx(content, name, source):
     """Raise CorruptDataError unless `content` is the IDX file `name` should be."""
-    magic, shape = IDX_FILES[name]
-    expected = 4 + 4 * len(shape) + int(torch.tensor(shape).prod())
-    header = struct.pack(f'>{1 + len(shape)}I', magic, *shape)
+    shape = IDX_FILES[name][1]
+    header, expected = _idx_layout(name)
     if len(content) != expected or content[:len(header)] != header:
         raise CorruptDataError(
             f'{source} is truncated or corrupt: expected {name} with shape {shape} '
@@ -111,12 +117,9 @@ def _is_trusted(path, name):
     """True if `path` exists and has the size and header `name` must have."""
     if not path.is_file():
         return False
-    magic, shape = IDX_FILES[name]
-    expected = 4 + 4 * len(shape) + int(torch.tensor(shape).prod())
+    header, expected = _idx_layout(name)
     with open(path, 'rb') as f:
-        header = f.read(4 + 4 * len(shape))
-    return (path.stat().st_size == expected
-            and header == struct.pack(f'>{1 + len(shape)}I', magic, *shape))
+        return path.stat().st_size == expected and f.read(len(header)) == header
 
 
 def _write_atomically(path, content):
