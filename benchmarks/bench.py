@@ -24,7 +24,7 @@ from pathlib import Path
 import harness
 
 HERE = Path(__file__).resolve().parent
-PIPELINES = ('standard', 'book', 'floor', 'hand_gradient')
+PIPELINES = harness.PIPELINES
 
 
 def run_worker(name, epochs, warmup, limit, threads=None):

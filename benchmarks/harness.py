@@ -126,6 +126,7 @@ PIPELINE_TITLES = {
     'floor': 'compute floor (pre-made batches)',
     'hand_gradient': 'book, hand-derived gradient',
 }
+PIPELINES = tuple(PIPELINE_TITLES)  # the names, in the order the benchmark runs them
 
 
 def table(report):

@@ -30,10 +30,10 @@ from torch.utils import data
 from torchvision import transforms
 
 import d2l_utils
+from harness import PIPELINES
 
 BATCH_SIZE, LR, SEED = 32, 0.1, 0
 NUM_INPUTS, NUM_OUTPUTS = 784, 10
-PIPELINES = ('standard', 'book', 'floor', 'hand_gradient')
 
 
 def make_model(requires_grad=True):
