@@ -55,3 +55,6 @@ bench: data
 
 clean:
 	rm -rf _build
+
+# Further targets (the reader editions) live in mk/*.mk.
+-include mk/*.mk
