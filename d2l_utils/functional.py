@@ -110,15 +110,50 @@ def log_softmax(X):
     return shifted - torch.log(torch.exp(shifted).sum(dim=1, keepdim=True))
 
 
+class CrossEntropy(torch.autograd.Function):
+    """Cross-entropy from logits, whose backward pass is softmax(O) - Y.
+
+    Taught in the chapter *Cross-entropy loss and its gradient*. Call it
+    through `cross_entropy`, which checks its input.
+    """
+
+    @staticmethod
+    def forward(ctx, logits, y):
+        # torch.log_softmax computes log_softmax above in one kernel
+        log_p = torch.log_softmax(logits, dim=1)
+        column = y.view(-1, 1)  # the label of each row
+        # Intermediate results, not inputs: kept on ctx for the backward pass.
+        ctx.log_p, ctx.column = log_p, column
+        return log_p.gather(1, column).neg_().view(-1)
+
+    @staticmethod
+    def backward(ctx, grad_loss):
+        if torch.is_grad_enabled():  # create_graph=True: a second derivative
+            raise RuntimeError('CrossEntropy has no second derivative; use '
+                               '-log_softmax(logits) at the labels for one')
+        grad = ctx.log_p.exp()                                  # softmax(O)
+        grad.scatter_add_(1, ctx.column,                        # minus Y
+                          torch.full_like(ctx.column, -1, dtype=grad.dtype))
+        return grad.mul_(grad_loss.view(-1, 1)), None
+
+
 def cross_entropy(logits, y):
     """Return the cross-entropy of each example from logits and class labels.
 
     Taught in the chapter *Cross-entropy loss and its gradient*. Takes
-    logits, not probabilities, like F.cross_entropy(..., reduction='none').
+    logits, not probabilities, like F.cross_entropy(..., reduction='none');
+    its gradient is the derived softmax(logits) - one_hot(y).
     """
-    check_labels(logits, y)
-    return -log_softmax(logits)[torch.arange(len(y)), y.long()]
+    check_logits(logits)
+    if (not isinstance(y, torch.Tensor) or y.dtype not in _LABEL_DTYPES
+            or y.shape != logits.shape[:1]):
+        check_labels(logits, y)  # raises the error that says what is wrong
+    try:
+        return CrossEntropy.apply(logits, y.long())
+    except RuntimeError:  # gather met a label out of range: say which
+        check_labels(logits, y)
+        raise
 
 
-__all__ += ['diff_bound', 'check_logits', 'softmax', 'check_labels', 'cross_entropy_grad', 'log_softmax', 'cross_entropy']
+__all__ += ['diff_bound', 'check_logits', 'softmax', 'check_labels', 'cross_entropy_grad', 'log_softmax', 'CrossEntropy', 'cross_entropy']
 # ---- end generated ----

@@ -124,6 +124,16 @@ def test_autograd_through_the_helpers_matches_torch(batch_name, dtype):
     torch.testing.assert_close(ours.grad, theirs.grad, rtol=0, atol=TOLERANCE[dtype])
 
 
+def test_cross_entropy_backward_scales_by_the_incoming_gradient():
+    """A weighted sum of the losses (the mean, say) gets the weighted gradient."""
+    logits, labels = random_batch(dtype=torch.float64)
+    weights = torch.rand(len(labels), dtype=torch.float64)
+    ours, theirs = logits.clone().requires_grad_(), logits.clone().requires_grad_()
+    (cross_entropy(ours, labels) * weights).sum().backward()
+    (F.cross_entropy(theirs, labels, reduction='none') * weights).sum().backward()
+    torch.testing.assert_close(ours.grad, theirs.grad, rtol=0, atol=1e-12)
+
+
 def test_softmax_backward_matches_torch():
     logits, _ = random_batch(dtype=torch.float64)
     weights = torch.randn(logits.shape, dtype=torch.float64)
@@ -139,13 +149,20 @@ def test_gradcheck():
     assert torch.autograd.gradcheck(softmax, (logits,))
     assert torch.autograd.gradcheck(log_softmax, (logits,))
     assert torch.autograd.gradcheck(lambda o: cross_entropy(o, labels), (logits,))
-    assert torch.autograd.gradgradcheck(lambda o: cross_entropy(o, labels), (logits,))
+    assert torch.autograd.gradgradcheck(log_softmax, (logits,))
+
+
+def test_cross_entropy_refuses_a_second_derivative():
+    """Its backward is a formula, not a graph: a Hessian through it must fail, not be 0."""
+    logits, labels = random_batch(n=2, q=4, scale=1.0, dtype=torch.float64)
+    with pytest.raises(RuntimeError, match='no second derivative'):
+        torch.autograd.functional.hessian(lambda o: cross_entropy(o, labels).sum(), logits)
 
 
 def test_hessian_is_diag_p_minus_p_p_transposed():
     logits, labels = random_batch(n=1, q=6, scale=2.0, dtype=torch.float64)
     hessian = torch.autograd.functional.hessian(
-        lambda o: cross_entropy(o[None], labels).sum(), logits[0])
+        lambda o: -log_softmax(o[None])[0, labels].sum(), logits[0])
     p = softmax(logits)[0]
     torch.testing.assert_close(hessian, torch.diag(p) - torch.outer(p, p), rtol=0, atol=1e-12)
 
