@@ -130,19 +130,22 @@ def train_epoch(net, train_iter, loss, updater):
 
 
 # From chapters/softmax_scratch.ipynb
-def train(net, train_iter, test_iter, loss, num_epochs, updater):
-    """Train `net`, plotting progress live; return the last epoch's metrics.
+def train(net, train_iter, val_iter, loss, num_epochs, updater, ylim=None):
+    """Train `net`, plotting progress live; return the per-epoch metrics.
 
-    Returns a dict with `train_loss`, `train_acc` and `test_acc`; judging
-    them is the caller's business.
+    Each epoch trains on `train_iter`, then measures the accuracy on
+    `val_iter`. Returns a dict of lists, one value per epoch: `train_loss`,
+    `train_acc` and `val_acc`; judging them is the caller's business.
+    `ylim` fixes the y-axis (by default it follows the data).
     Taught in the chapter *Softmax regression from scratch*.
     """
     if (isinstance(num_epochs, bool) or not isinstance(num_epochs, int)
             or num_epochs < 1):
         raise ValueError('num_epochs must be a positive integer, got '
                          f'{num_epochs!r}')
-    animator = Animator(xlabel='epoch', xlim=[0, num_epochs],
-                        legend=['train loss', 'train acc', 'test acc'])
+    history = {'train_loss': [], 'train_acc': [], 'val_acc': []}
+    animator = Animator(xlabel='epoch', xlim=[0, num_epochs], ylim=ylim,
+                        legend=['train loss', 'train acc', 'val acc'])
     try:
         for epoch in range(1, num_epochs + 1):
             try:
@@ -151,12 +154,13 @@ def train(net, train_iter, test_iter, loss, num_epochs, updater):
             except FloatingPointError as e:
                 raise FloatingPointError(
                     f'training stopped in epoch {epoch}: {e}') from None
-            test_acc = evaluate_accuracy(net, test_iter)
-            animator.add(epoch, (train_loss, train_acc, test_acc))
+            val_acc = evaluate_accuracy(net, val_iter)
+            for key, value in zip(history, (train_loss, train_acc, val_acc)):
+                history[key].append(value)
+            animator.add(epoch, (train_loss, train_acc, val_acc))
     finally:
         animator.close()
-    return {'train_loss': train_loss, 'train_acc': train_acc,
-            'test_acc': test_acc}
+    return history
 
 
 # From chapters/softmax_scratch.ipynb

@@ -15,7 +15,7 @@ from torch import nn
 matplotlib.use('Agg')
 from matplotlib import pyplot as plt  # noqa: E402
 
-from d2l_utils import (Accumulator, accuracy, evaluate_accuracy, predict, sgd,  # noqa: E402
+from d2l_utils import (Accumulator, Animator, accuracy, evaluate_accuracy, predict, sgd,  # noqa: E402
                        train, train_epoch)
 
 
@@ -237,27 +237,45 @@ def test_train_epoch_without_batches_is_an_error():
 
 # ---------------------------------------------------------------- train
 
-def test_train_learns_a_tiny_problem_and_returns_the_final_metrics():
+def test_train_learns_a_tiny_problem_and_returns_the_history():
     X, y = blobs(n=300)
-    train_data, test_data = batches(X[:240], y[:240], 16), batches(X[240:], y[240:], 16)
+    train_data, val_data = batches(X[:240], y[:240], 16), batches(X[240:], y[240:], 16)
     torch.manual_seed(0)
     net = nn.Sequential(nn.Linear(4, 3))
-    metrics = train(net, train_data, test_data, nn.CrossEntropyLoss(), 5,
+    history = train(net, train_data, val_data, nn.CrossEntropyLoss(), 5,
                     torch.optim.SGD(net.parameters(), lr=0.1))
-    assert set(metrics) == {'train_loss', 'train_acc', 'test_acc'}
-    assert metrics['train_loss'] < 0.3
-    assert metrics['train_acc'] > 0.9 and metrics['test_acc'] > 0.9
-    assert metrics['test_acc'] == evaluate_accuracy(net, test_data)
+    assert set(history) == {'train_loss', 'train_acc', 'val_acc'}
+    assert all(len(values) == 5 for values in history.values())
+    assert history['train_loss'][-1] < min(0.3, history['train_loss'][0])
+    assert history['train_acc'][-1] > 0.9 and history['val_acc'][-1] > 0.9
+    assert history['val_acc'][-1] == evaluate_accuracy(net, val_data)
     assert plt.get_fignums() == []  # the Animator closed its figure
 
 
-def test_train_judges_nothing():
-    """A run far from the seed's thresholds (loss < 0.5, accuracy > 0.7) still returns."""
+def test_train_fixes_the_y_axis_when_asked():
     X, y = blobs(n=60)
     W, b = linear_params()
-    metrics = train(lambda X: X @ W + b, batches(X, y, 30), batches(X, y, 30),
+    shown = []
+    original = Animator.close
+
+    def keep_limits(animator):
+        shown.append(animator.axes[0].get_ylim())
+        original(animator)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Animator, 'close', keep_limits)
+        train(lambda X: X @ W + b, batches(X, y, 30), batches(X, y, 30),
+              per_example_loss, 2, lambda n: sgd([W, b], 0.1, n), ylim=(0, 1.5))
+    assert shown == [(0, 1.5)]
+
+
+def test_train_judges_nothing():
+    """A run far from the book's thresholds (loss < 0.5, accuracy > 0.7) still returns."""
+    X, y = blobs(n=60)
+    W, b = linear_params()
+    history = train(lambda X: X @ W + b, batches(X, y, 30), batches(X, y, 30),
                     per_example_loss, 1, lambda n: sgd([W, b], 1e-6, n))
-    assert metrics['train_loss'] > 1.0 and metrics['test_acc'] < 0.7
+    assert history['train_loss'][-1] > 1.0 and history['val_acc'][-1] < 0.7
 
 
 @pytest.mark.parametrize('num_epochs', [0, -3, 2.5, True, '10'])
