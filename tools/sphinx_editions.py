@@ -1,0 +1,97 @@
+"""Sphinx extension for the book's reader editions, loaded only by `tools/editions.py`.
+
+The English HTML book (`make book`) does not load it. It does two things:
+
+* Display equations (`$$ ... $$`, `\\begin{aligned}`) are marked untranslatable, so
+  the message catalogs hold only prose: an equation is the same in every language,
+  and a copy of it in a catalog could only drift from the chapter.
+* In a translated edition, the strings of the page chrome that are not in the
+  chapters (the book's title and author from `_config.yml`, the search box's text,
+  the theme's labels) are looked up in the chrome catalog `book.po`
+  (`editions_chrome_catalog`), so that a Chinese page has no English around its text.
+  The theme labels that Sphinx and pydata-sphinx-theme translate come from the same
+  catalog copied as `sphinx.po` into the build's locale folder (see
+  `tools/editions.py`); sphinx-book-theme's own catalog ("booktheme") is wrapped here.
+"""
+import gettext
+from pathlib import Path
+
+from babel.messages.pofile import read_po
+from docutils import nodes
+from sphinx import locale
+from sphinx.transforms import SphinxTransform
+
+# The chrome strings that live in Sphinx's configuration rather than in a template.
+CONFIG_STRINGS = ('html_title', 'author', 'project')
+THEME_OPTION_STRINGS = ('search_bar_text', 'toc_title')
+# sphinx-book-theme looks its labels up in a catalog of its own.
+THEME_CATALOGS = ('booktheme',)
+
+
+class UntranslatableMath(SphinxTransform):
+    """Mark display math untranslatable, before Sphinx's i18n transform (priority 20)."""
+
+    default_priority = 10
+
+    def apply(self, **kwargs):
+        for node in self.document.findall(nodes.math_block):
+            node['translatable'] = False
+
+
+def chrome_translations(path):
+    """Return {English: translation} for the translated, non-fuzzy entries of a .po file.
+
+    A missing file gives no translations (the English edition, or a catalog not yet
+    created by `tools/i18n.py update`), so the build still succeeds, in English chrome.
+    """
+    path = Path(path) if path else None
+    if path is None or not path.is_file():
+        return {}
+    with path.open('rb') as f:
+        catalog = read_po(f)
+    return {m.id: m.string for m in catalog
+            if m.id and isinstance(m.id, str) and m.string and not m.fuzzy}
+
+
+class _Overrides(gettext.NullTranslations):
+    """A translator that answers from a dict first and asks its fallback otherwise."""
+
+    def __init__(self, mapping, fallback):
+        super().__init__()
+        self._mapping = mapping
+        self.add_fallback(fallback)
+
+    def gettext(self, message):
+        return self._mapping.get(message) or super().gettext(message)
+
+
+def _translate_config(app, config):
+    """Replace the configuration's chrome strings by their translations, if any."""
+    mapping = chrome_translations(config.editions_chrome_catalog)
+    for name in CONFIG_STRINGS:
+        value = getattr(config, name, None)
+        if isinstance(value, str) and value in mapping:
+            setattr(config, name, mapping[value])
+    options = config.html_theme_options
+    for name in THEME_OPTION_STRINGS:
+        value = options.get(name)
+        if isinstance(value, str) and value in mapping:
+            options[name] = mapping[value]
+
+
+def _wrap_theme_catalogs(app):
+    """Put the chrome catalog in front of the themes' own message catalogs."""
+    mapping = chrome_translations(app.config.editions_chrome_catalog)
+    if not mapping:
+        return
+    for catalog in THEME_CATALOGS:
+        key = ('general', catalog)
+        locale.translators[key] = _Overrides(mapping, locale.translators[key])
+
+
+def setup(app):
+    app.add_config_value('editions_chrome_catalog', '', 'env', [str])
+    app.add_transform(UntranslatableMath)
+    app.connect('config-inited', _translate_config)
+    app.connect('builder-inited', _wrap_theme_catalogs)
+    return {'parallel_read_safe': True, 'parallel_write_safe': True}
