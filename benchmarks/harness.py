@@ -131,7 +131,8 @@ PIPELINES = tuple(PIPELINE_TITLES)  # the names, in the order the benchmark runs
 
 def table(report):
     """The measured table, in Markdown, ready for the README."""
-    rows = ['| pipeline | train s/epoch | eval s/epoch | epoch s | vs floor | peak RSS MB | test acc |',
+    rows = ['| pipeline | train s/epoch | eval s/epoch | epoch s | vs floor | peak RSS MB '
+            '| test acc |',
             '|---|---:|---:|---:|---:|---:|---:|']
     pipelines = report['pipelines']
     floor = pipelines.get('floor')
@@ -156,7 +157,8 @@ def table(report):
                          f"{_times(r.get(key + '_train'))}, eval {_times(r.get(key + '_eval'))})")
     notebooks = report.get('notebooks')
     if notebooks:
-        lines += ['', '| notebook (pytest --nbval, kernel start included) | seconds | peak RSS MB | passed |',
+        lines += ['', '| notebook (pytest --nbval, kernel start included) | seconds '
+                      '| peak RSS MB | passed |',
                   '|---|---:|---:|:---:|']
         for name, nb in notebooks['chapters'].items():
             lines.append(f"| chapters/{name}.ipynb | {nb['seconds']:.1f} | "
@@ -182,7 +184,8 @@ def machine():
     import torch
     import torchvision
     return {'cpu_model': model, 'nproc': os.cpu_count(),
-            'usable_cpus': len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else None,
+            'usable_cpus': (len(os.sched_getaffinity(0))
+                            if hasattr(os, 'sched_getaffinity') else None),
             'torch_threads': torch.get_num_threads(), 'python': platform.python_version(),
             'torch': torch.__version__, 'torchvision': torchvision.__version__,
             'platform': platform.platform()}

@@ -24,7 +24,6 @@ import sys
 import time
 
 import torch
-import torch.nn.functional as F
 import torchvision
 from torch.utils import data
 from torchvision import transforms

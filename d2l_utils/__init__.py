@@ -8,7 +8,7 @@ source of truth and `make export` copies them here. Modules follow the concerns:
 - `d2l_utils.functional`: stable `softmax` and logits-based `cross_entropy`;
 - `d2l_utils.training`: `accuracy`, `Accumulator`, `train_epoch`, `train`, `sgd`, ...
 """
-from .data import *  # noqa: F401,F403
-from .functional import *  # noqa: F401,F403
-from .plotting import *  # noqa: F401,F403
-from .training import *  # noqa: F401,F403
+from .data import *  # noqa: F403
+from .functional import *  # noqa: F403
+from .plotting import *  # noqa: F403
+from .training import *  # noqa: F403

@@ -2,7 +2,6 @@
 import gzip
 import os
 import socket
-from pathlib import Path
 
 import pytest
 import torch
@@ -173,7 +172,8 @@ def test_bad_batch_size(batch_size):
 
 @pytest.mark.parametrize('resize', [0, -5, (64,), (64, 0), 'big', 2.5, (28, True)])
 def test_bad_resize(resize):
-    with pytest.raises(ValueError, match='resize must be a positive integer or a pair of them, got'):
+    with pytest.raises(ValueError,
+                       match='resize must be a positive integer or a pair of them, got'):
         load_data_fashion_mnist(32, resize=resize)
 
 

@@ -17,7 +17,8 @@ def test_package_matches_the_chapters(capsys):
 def write_book(root, cells, module_text):
     (root / 'chapters').mkdir()
     (root / 'd2l_utils').mkdir()
-    (root / '_toc.yml').write_text('format: jb-book\nroot: intro\nchapters:\n  - file: chapters/one\n')
+    (root / '_toc.yml').write_text(
+        'format: jb-book\nroot: intro\nchapters:\n  - file: chapters/one\n')
     nb = {'cells': [{'cell_type': 'code', 'source': source, 'metadata': {},
                      'outputs': [], 'execution_count': None} for source in cells],
           'metadata': {}, 'nbformat': 4, 'nbformat_minor': 5}

@@ -14,10 +14,10 @@ import matplotlib.figure
 import pytest
 
 matplotlib.use('Agg')
-from matplotlib import pyplot as plt  # noqa: E402
+from matplotlib import pyplot as plt
 
-import d2l_utils.plotting as plotting  # noqa: E402
-from d2l_utils import Animator, set_axes  # noqa: E402
+import d2l_utils.plotting as plotting
+from d2l_utils import Animator, set_axes
 
 
 @pytest.fixture(autouse=True)

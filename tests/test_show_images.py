@@ -6,9 +6,9 @@ import pytest
 import torch
 
 matplotlib.use('Agg')
-from matplotlib import pyplot as plt  # noqa: E402
+from matplotlib import pyplot as plt
 
-from d2l_utils import show_images, use_svg_display  # noqa: E402
+from d2l_utils import show_images, use_svg_display
 
 
 @pytest.fixture(autouse=True)
@@ -35,7 +35,8 @@ def test_accepts_lists_of_2d_images():
 @pytest.mark.parametrize('args, message', [
     ((torch.rand(7, 28, 28), 2, 3), '7 images do not fit a 2x3 grid'),
     ((torch.rand(1, 28, 28), 0, 3), 'num_rows and num_cols must be at least 1, got 0 and 3'),
-    ((torch.rand(2, 3, 28, 28), 1, 2), r'image 0 must be \(height, width\) or \(1, height, width\), got shape \(3, 28, 28\)'),
+    ((torch.rand(2, 3, 28, 28), 1, 2),
+     r'image 0 must be \(height, width\) or \(1, height, width\), got shape \(3, 28, 28\)'),
 ])
 def test_bad_input(args, message):
     with pytest.raises(ValueError, match=message):

@@ -13,9 +13,9 @@ import torch
 from torch import nn
 
 matplotlib.use('Agg')
-from matplotlib import pyplot as plt  # noqa: E402
+from matplotlib import pyplot as plt
 
-from d2l_utils import (Accumulator, Animator, accuracy, evaluate_accuracy, predict, sgd,  # noqa: E402
+from d2l_utils import (Accumulator, Animator, accuracy, evaluate_accuracy, predict, sgd,
                        train, train_epoch)
 
 
@@ -193,7 +193,8 @@ def test_train_epoch_accepts_a_loss_that_returns_the_mean():
         for make_updater in (lambda p: torch.optim.SGD(p, lr=0.1),
                              lambda p: (lambda n: sgd(p, 0.1, n))):
             W, b = linear_params()
-            metrics = train_epoch(lambda X: X @ W + b, data, loss, make_updater([W, b]))
+            metrics = train_epoch(lambda X, W=W, b=b: X @ W + b, data, loss,
+                                  make_updater([W, b]))
             results.append((metrics, W.detach().clone()))
     for metrics, W in results[1:]:
         assert metrics == pytest.approx(results[0][0], rel=1e-5)
@@ -204,7 +205,8 @@ def test_train_epoch_sets_train_mode():
     net = nn.Linear(4, 3)
     net.eval()
     X, y = blobs(n=10)
-    train_epoch(net, batches(X, y, 5), nn.CrossEntropyLoss(), torch.optim.SGD(net.parameters(), lr=0.1))
+    train_epoch(net, batches(X, y, 5), nn.CrossEntropyLoss(),
+                torch.optim.SGD(net.parameters(), lr=0.1))
     assert net.training
 
 
@@ -280,7 +282,8 @@ def test_train_judges_nothing():
 
 @pytest.mark.parametrize('num_epochs', [0, -3, 2.5, True, '10'])
 def test_train_needs_a_positive_number_of_epochs(num_epochs):
-    with pytest.raises(ValueError, match=f'num_epochs must be a positive integer, got {num_epochs!r}'):
+    with pytest.raises(ValueError,
+                       match=f'num_epochs must be a positive integer, got {num_epochs!r}'):
         train(nn.Linear(4, 3), [], [], nn.CrossEntropyLoss(), num_epochs, None)
 
 
@@ -329,8 +332,10 @@ def test_predict_titles_true_and_predicted_labels():
 
 @pytest.mark.parametrize('n', [0, 11, 2.0])
 def test_predict_needs_n_within_the_batch(n):
-    with pytest.raises(ValueError, match=f'n must be an integer from 1 to the batch size 10, got {n!r}'):
-        predict(nn.Flatten(), [(torch.rand(10, 1, 28, 28), torch.zeros(10, dtype=torch.int64))], n=n)
+    batch = (torch.rand(10, 1, 28, 28), torch.zeros(10, dtype=torch.int64))
+    with pytest.raises(ValueError,
+                       match=f'n must be an integer from 1 to the batch size 10, got {n!r}'):
+        predict(nn.Flatten(), [batch], n=n)
 
 
 def test_predict_on_an_empty_iterator_is_an_error():

@@ -18,6 +18,11 @@ from nbclient import NotebookClient
 
 KERNELSPEC = {'display_name': 'Python 3 (ipykernel)', 'language': 'python',
               'name': 'python3'}
+# What Jupyter and nbconvert need to know of the language: `file_extension` makes
+# `jupyter nbconvert --to script` write a .py file (without it, a .txt).
+LANGUAGE_INFO = {'name': 'python', 'file_extension': '.py', 'mimetype': 'text/x-python',
+                 'nbconvert_exporter': 'python', 'pygments_lexer': 'ipython3',
+                 'codemirror_mode': {'name': 'ipython', 'version': 3}}
 KEPT_CELL_METADATA = ('tags',)
 
 
@@ -25,7 +30,7 @@ def clean(nb):
     """Strip volatile metadata in place; return the notebook."""
     nb.metadata = nbformat.from_dict({
         'kernelspec': KERNELSPEC,
-        'language_info': {'name': 'python', 'pygments_lexer': 'ipython3'},
+        'language_info': LANGUAGE_INFO,
     })
     for cell in nb.cells:
         cell.metadata = nbformat.from_dict(

@@ -20,6 +20,7 @@ import difflib
 import json
 import re
 import sys
+import textwrap
 from pathlib import Path
 
 import yaml
@@ -96,8 +97,15 @@ def generated_blocks(root=ROOT):
             rel = notebook.relative_to(root).as_posix()
             blocks.setdefault(module, []).append(f'# From {rel}\n{code}\n')
             names.setdefault(module, []).extend(defined)
-    return {module: '\n\n'.join(parts + [f'__all__ += {names[module]!r}\n'])
+    return {module: '\n\n'.join(parts + [all_line(names[module])])
             for module, parts in blocks.items()}
+
+
+def all_line(names):
+    """Return `__all__ += [...]` for `names`, wrapped to fit 100 columns."""
+    items = textwrap.fill(', '.join(map(repr, names)), width=95,
+                          initial_indent='    ', subsequent_indent='    ')
+    return f'__all__ += [\n{items},\n]\n'
 
 
 def splice(text, body, path):
