@@ -29,12 +29,14 @@ from pathlib import Path
 
 import yaml
 from babel.messages.catalog import Catalog
+from babel.messages.pofile import unescape
 from sphinx_intl.catalog import dump_po, load_po
 
 REPO = Path(__file__).resolve().parents[1]
 LANGUAGE = 'zh_CN'
 LINE_WIDTH = 76
 CHROME_CATALOG = 'book'
+QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')
 
 # Labels of the page chrome that neither Sphinx nor the themes translate (or translate
 # into traditional rather than simplified Chinese). Their translations live in
@@ -128,10 +130,16 @@ def extract(source=REPO, pot_dir=None):
 
 
 def templates(pot_dir):
-    """Return {catalog name: .pot path} for the templates in `pot_dir`."""
+    """Return {catalog name: .pot path} for the templates in `pot_dir`.
+
+    Sphinx also writes `sphinx.pot`, the labels of our page templates (`_templates/`);
+    they are in the chrome catalog already, which the build copies as `sphinx.po`.
+    """
     pot_dir = Path(pot_dir)
-    return {p.relative_to(pot_dir).with_suffix('').as_posix(): p
-            for p in sorted(pot_dir.rglob('*.pot')) if '_static' not in p.parts}
+    found = {p.relative_to(pot_dir).with_suffix('').as_posix(): p
+             for p in sorted(pot_dir.rglob('*.pot')) if '_static' not in p.parts}
+    found.pop('sphinx', None)
+    return found
 
 
 # ---------------------------------------------------------------- updating
@@ -157,6 +165,27 @@ def _new_header(catalog, name):
         '# lines up to date with the English text (see README, "For contributors").')
 
 
+def load_catalog(path):
+    """Read a .po file, with each fuzzy message's previous English as babel wrote it.
+
+    babel writes the English a fuzzy translation was made for as `#| msgid "..."`
+    lines but reads them back as ordinary comments, which would then outlive the
+    fuzzy flag. Here they become the message's `previous_id` again while it is fuzzy,
+    and are dropped once a translator has cleared the flag.
+    """
+    catalog = load_po(str(path))
+    for message in catalog:
+        marked = [c[2:] for c in message.user_comments if c.startswith('| ')]
+        if not marked:
+            continue
+        message.user_comments = [c for c in message.user_comments if not c.startswith('| ')]
+        # babel wraps the comment at spaces, sometimes inside a quoted string
+        text = ' '.join(marked)
+        if message.fuzzy and text.startswith('msgid '):
+            message.previous_id = [''.join(unescape(q) for q in QUOTED.findall(text))]
+    return catalog
+
+
 def _drop_format_flags(catalog):
     """Remove the python-format flags babel guesses from braces: prose is no format string."""
     for message in catalog:
@@ -171,9 +200,13 @@ def update_catalog(pot_path, po_path, name):
         _drop_format_flags(template)
         dump_po(str(po_path), template, width=LINE_WIDTH, include_previous=True)
         return 'created'
-    catalog = load_po(str(po_path))
+    catalog = load_catalog(po_path)
     before = _snapshot(catalog)
+    previous = {m.id: m.previous_id for m in catalog if m.id and m.fuzzy and m.previous_id}
     catalog.update(template, no_fuzzy_matching=False)
+    for message in catalog:  # babel forgets them for messages whose English is unchanged
+        if message.id and message.fuzzy and not message.previous_id:
+            message.previous_id = previous.get(message.id, [])
     _drop_format_flags(catalog)
     if _snapshot(catalog) == before:
         return 'unchanged'
@@ -262,7 +295,7 @@ def compare(pot_path, po_path, name):
     if not Path(po_path).is_file():
         state.exists = False
         return state
-    catalog = load_po(str(po_path))
+    catalog = load_catalog(po_path)
     for msgid in english:
         message = catalog.get(msgid)
         if message is None:
