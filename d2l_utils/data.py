@@ -1,13 +1,13 @@
 """Fashion-MNIST: find or download it, read it into memory once, serve mini-batches.
 
 The files live where torchvision's `FashionMNIST(..., download=True)` keeps them,
-`root/FashionMNIST/raw/`. `prepare_raw_folder` seeds that folder from a local copy of
+`root/FashionMNIST/raw/`. `prepare_raw_folder` fills that folder from a local copy of
 the four original IDX files when one exists (the folder named by the environment
 variable `FASHION_MNIST_DIR`, then Debian's `dataset-fashion-mnist` package), so that no
 network is needed; only without one is torchvision asked to download them. The files
-are then read directly (an IDX file is a short header and the raw bytes). The chapter
-"The Fashion-MNIST dataset" teaches the loader; the code below the generated-code marker
-comes from that chapter.
+are then read directly (an IDX file is a short header and the raw bytes). The appendix
+section "The data pipeline" explains this hand-written part; the code below the
+generated-code marker comes from the chapter "The Fashion-MNIST dataset".
 """
 import contextlib
 import gzip
@@ -139,7 +139,7 @@ def _write_atomically(path, content):
 
 
 def prepare_raw_folder(root=None):
-    """Seed torchvision's `raw/` folder from a local copy; return the copy's folder.
+    """Fill torchvision's `raw/` folder from a local copy; return the copy's folder.
 
     Files already in `raw/` are kept if they have the right size and header; others
     are replaced. Each file appears under its final name only once it is complete
@@ -247,6 +247,29 @@ def get_fashion_mnist_labels(labels):
 
 
 # From chapters/fashion_mnist.ipynb
+def split_validation(labels, per_class=1000):
+    """Return `(train_rows, val_rows)`: the last `per_class` of each class.
+
+    A fixed split that needs no random numbers: for every class, its last
+    `per_class` examples (in the order of the data set) are held out for
+    validation. Taught in the chapter *The Fashion-MNIST dataset*.
+    """
+    if (isinstance(per_class, bool) or not isinstance(per_class, int)
+            or per_class < 1):
+        raise ValueError('per_class must be a positive integer, '
+                         f'got {per_class!r}')
+    counts = labels.bincount()
+    if counts[counts > 0].min() <= per_class:
+        raise ValueError(f'every class needs more than {per_class} examples '
+                         'to hold out that many, got as few as '
+                         f'{int(counts[counts > 0].min())}')
+    held_out = torch.zeros(len(labels), dtype=torch.bool)
+    for c in counts.nonzero().squeeze(1):
+        held_out[(labels == c).nonzero().squeeze(1)[-per_class:]] = True
+    return (~held_out).nonzero().squeeze(1), held_out.nonzero().squeeze(1)
+
+
+# From chapters/fashion_mnist.ipynb
 def _check_batch_size(batch_size):
     """Raise ValueError unless `batch_size` is a positive integer."""
     if (isinstance(batch_size, bool) or not isinstance(batch_size, int)
@@ -311,28 +334,6 @@ def images_to_float(images, size=None):
     return X
 
 
-def split_validation(labels, per_class=1000):
-    """Return `(train_rows, val_rows)`: the last `per_class` of each class.
-
-    A fixed split that needs no random numbers: for every class, its last
-    `per_class` examples (in the order of the data set) are held out for
-    validation. Taught in the chapter *The Fashion-MNIST dataset*.
-    """
-    if (isinstance(per_class, bool) or not isinstance(per_class, int)
-            or per_class < 1):
-        raise ValueError('per_class must be a positive integer, '
-                         f'got {per_class!r}')
-    counts = labels.bincount()
-    if counts[counts > 0].min() <= per_class:
-        raise ValueError(f'every class needs more than {per_class} examples '
-                         'to hold out that many, got as few as '
-                         f'{int(counts[counts > 0].min())}')
-    held_out = torch.zeros(len(labels), dtype=torch.bool)
-    for c in counts.nonzero().squeeze(1):
-        held_out[(labels == c).nonzero().squeeze(1)[-per_class:]] = True
-    return (~held_out).nonzero().squeeze(1), held_out.nonzero().squeeze(1)
-
-
 def load_data_fashion_mnist(batch_size, resize=None, validation=False):
     """Return `(train_iter, test_iter)` over Fashion-MNIST, in memory.
 
@@ -361,7 +362,7 @@ def load_data_fashion_mnist(batch_size, resize=None, validation=False):
 
 
 __all__ += [
-    'FASHION_MNIST_CLASSES', 'get_fashion_mnist_labels', 'InMemoryLoader', 'images_to_float',
-    'split_validation', 'load_data_fashion_mnist',
+    'FASHION_MNIST_CLASSES', 'get_fashion_mnist_labels', 'split_validation', 'InMemoryLoader',
+    'images_to_float', 'load_data_fashion_mnist',
 ]
 # ---- end generated ----

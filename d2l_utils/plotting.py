@@ -53,8 +53,9 @@ def show_images(imgs, num_rows, num_cols, titles=None, scale=1.5):
         img = torch.as_tensor(imgs[i]).detach().cpu()
         img = img.squeeze(0) if img.dim() == 3 and img.shape[0] == 1 else img
         if img.dim() != 2:
-            raise ValueError(f'image {i} must be (height, width) or '
-                             f'(1, height, width), got shape {tuple(img.shape)}')
+            raise ValueError(f'image {i} must be (height, width) or (1, '
+                             f'height, width), got shape '
+                             f'{tuple(img.shape)}')
         ax.imshow(img.numpy(), cmap='gray')
         if titles is not None:
             ax.set_title(titles[i], fontsize=9)
