@@ -8,8 +8,9 @@ import torch
 
 from d2l_utils import data
 from d2l_utils.data import (CorruptDataError, FashionMNISTUnavailable, InMemoryLoader,
-                            get_fashion_mnist_labels, load_data_fashion_mnist,
-                            prepare_raw_folder, read_fashion_mnist)
+                            get_fashion_mnist_labels, images_to_float,
+                            load_data_fashion_mnist, prepare_raw_folder,
+                            read_fashion_mnist, split_validation)
 
 needs_local_copy = pytest.mark.skipif(
     data.find_local_copy() is None,
@@ -230,3 +231,97 @@ def test_ordered_loader_and_copies():
 def test_loader_rejects_mismatched_lengths():
     with pytest.raises(ValueError, match='same length, got 3 and 2'):
         InMemoryLoader(torch.zeros(3), torch.zeros(2), batch_size=1, shuffle=False)
+
+
+def test_loader_applies_the_transform_to_each_batch():
+    X = torch.arange(10, dtype=torch.uint8)
+    calls = []
+
+    def double(batch):
+        calls.append(len(batch))
+        return batch.float() * 2
+
+    loader = InMemoryLoader(X, X.long(), batch_size=4, shuffle=False, transform=double)
+    batches = [b for b, _ in loader]
+    assert calls == [4, 4, 2]  # once per batch, as it is served
+    assert torch.equal(torch.cat(batches), X.float() * 2)
+    assert loader.X.dtype == torch.uint8  # the stored data is left alone
+
+
+def test_images_to_float_scales_bytes_exactly():
+    images = torch.tensor([[[0, 51], [255, 128]]], dtype=torch.uint8)
+    X = images_to_float(images)
+    assert X.shape == (1, 1, 2, 2) and X.dtype == torch.float32
+    assert torch.equal(X, images.unsqueeze(1).float() / 255)
+    assert X.min() == 0 and X.max() == 1
+
+
+def test_images_to_float_resizes():
+    images = torch.randint(0, 256, (3, 28, 28), dtype=torch.uint8)
+    X = images_to_float(images, (64, 48))
+    assert X.shape == (3, 1, 64, 48) and X.dtype == torch.float32
+    constant = images_to_float(torch.full((1, 28, 28), 255, dtype=torch.uint8), (56, 56))
+    assert torch.allclose(constant, torch.ones(1, 1, 56, 56))
+
+
+def toy_labels():
+    """Three classes of 5, 6 and 7 examples, interleaved."""
+    torch.manual_seed(0)
+    labels = torch.tensor([0] * 5 + [1] * 6 + [2] * 7)
+    return labels[torch.randperm(len(labels))]
+
+
+def test_split_validation_is_balanced_disjoint_and_complete():
+    labels = toy_labels()
+    train_rows, val_rows = split_validation(labels, per_class=2)
+    assert labels[val_rows].bincount().tolist() == [2, 2, 2]
+    assert labels[train_rows].bincount().tolist() == [3, 4, 5]
+    assert torch.equal(torch.cat([train_rows, val_rows]).sort().values,
+                       torch.arange(len(labels)))
+    assert torch.equal(val_rows, val_rows.sort().values)  # the data set's order
+
+
+def test_split_validation_holds_out_the_last_of_each_class():
+    labels = toy_labels()
+    _, val_rows = split_validation(labels, per_class=2)
+    expected = torch.cat([(labels == c).nonzero().squeeze(1)[-2:] for c in range(3)])
+    assert torch.equal(val_rows, expected.sort().values)
+
+
+def test_split_validation_uses_no_random_numbers():
+    labels = toy_labels()
+    torch.manual_seed(1)
+    first = split_validation(labels, per_class=2)
+    torch.manual_seed(2)
+    second = split_validation(labels, per_class=2)
+    assert all(torch.equal(a, b) for a, b in zip(first, second))
+
+
+@pytest.mark.parametrize('per_class, message', [
+    (0, 'per_class must be a positive integer, got 0'),
+    (True, 'per_class must be a positive integer, got True'),
+    (2.0, 'per_class must be a positive integer, got 2.0'),
+    (5, 'every class needs more than 5 examples to hold out that many, got as few as 5'),
+])
+def test_split_validation_rejects(per_class, message):
+    with pytest.raises(ValueError, match=message):
+        split_validation(toy_labels(), per_class=per_class)
+
+
+@needs_local_copy
+def test_load_data_with_validation(fresh_root):
+    train_iter, val_iter, test_iter = load_data_fashion_mnist(1000, validation=True)
+    assert [len(it.y) for it in (train_iter, val_iter, test_iter)] == [50000, 10000, 10000]
+    assert [len(it) for it in (train_iter, val_iter, test_iter)] == [50, 10, 10]
+    for it in (train_iter, val_iter, test_iter):
+        assert it.X.dtype == torch.uint8 and it.X.shape[1:] == (28, 28)
+    assert train_iter.shuffle and not val_iter.shuffle and not test_iter.shuffle
+    assert val_iter.y.bincount().tolist() == [1000] * 10
+    assert train_iter.y.bincount().tolist() == [5000] * 10
+    images, labels = read_fashion_mnist(train=True)
+    _, val_rows = split_validation(labels)
+    assert torch.equal(val_iter.X, images[val_rows])
+    X, y = next(iter(val_iter))
+    assert X.shape == (1000, 1, 28, 28) and X.dtype == torch.float32
+    assert torch.equal(X, images_to_float(images[val_rows[:1000]]))
+    assert torch.equal(y, labels[val_rows[:1000]])
