@@ -111,6 +111,7 @@ def log_softmax(X):
     return shifted - torch.log(torch.exp(shifted).sum(dim=1, keepdim=True))
 
 
+# From chapters/cross_entropy.ipynb
 class CrossEntropy(torch.autograd.Function):
     """Cross-entropy from logits, whose backward pass is softmax(O) - Y.
 
@@ -120,12 +121,11 @@ class CrossEntropy(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, logits, y):
-        # torch.log_softmax computes log_softmax above in one kernel
-        log_p = torch.log_softmax(logits, dim=1)
-        column = y.view(-1, 1)  # the label of each row
-        # Intermediate results, not inputs: kept on ctx for the backward pass.
-        ctx.log_p, ctx.column = log_p, column
-        return log_p.gather(1, column).neg_().view(-1)
+        log_p = torch.log_softmax(logits, dim=1)  # log_softmax above, fused
+        labels = y.unsqueeze(1)                   # (n, 1): one label per row
+        # Results of this pass, not inputs: kept on ctx for the backward pass.
+        ctx.log_p, ctx.labels = log_p, labels
+        return log_p.gather(1, labels).neg_().squeeze(1)
 
     @staticmethod
     def backward(ctx, grad_loss):
@@ -133,9 +133,9 @@ class CrossEntropy(torch.autograd.Function):
             raise RuntimeError('CrossEntropy has no second derivative; use '
                                '-log_softmax(logits) at the labels for one')
         grad = ctx.log_p.exp()                                  # softmax(O)
-        grad.scatter_add_(1, ctx.column,                        # minus Y
-                          torch.full_like(ctx.column, -1, dtype=grad.dtype))
-        return grad.mul_(grad_loss.view(-1, 1)), None
+        minus_one = torch.full_like(ctx.labels, -1, dtype=grad.dtype)
+        grad.scatter_add_(1, ctx.labels, minus_one)             # minus Y
+        return grad.mul_(grad_loss.unsqueeze(1)), None          # chain rule
 
 
 def cross_entropy(logits, y):

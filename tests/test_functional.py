@@ -152,6 +152,40 @@ def test_gradcheck():
     assert torch.autograd.gradgradcheck(log_softmax, (logits,))
 
 
+def test_cross_entropy_equals_torch_to_the_last_bit(batch_name, dtype):
+    """Both pick the same entries of the same torch.log_softmax."""
+    logits, labels = BATCHES[batch_name](dtype)
+    assert torch.equal(cross_entropy(logits, labels),
+                       F.cross_entropy(logits, labels, reduction='none'))
+
+
+def test_cross_entropy_backward_is_the_derived_formula(dtype):
+    """The gradient is exp(log_softmax) - one_hot, row i scaled by its weight."""
+    logits, labels = random_batch(scale=3.0, dtype=dtype)
+    weights = torch.rand(len(labels), dtype=dtype)
+    ours = logits.clone().requires_grad_()
+    (cross_entropy(ours, labels) * weights).sum().backward()
+    one_hot = F.one_hot(labels, logits.shape[1]).to(dtype)
+    expected = (torch.log_softmax(logits, dim=1).exp() - one_hot) * weights[:, None]
+    torch.testing.assert_close(ours.grad, expected, rtol=0, atol=TOLERANCE[dtype])
+    torch.testing.assert_close(ours.grad, cross_entropy_grad(logits, labels) * weights[:, None],
+                               rtol=0, atol=TOLERANCE[dtype])
+
+
+def test_cross_entropy_is_one_autograd_node():
+    logits, labels = random_batch()
+    loss = cross_entropy(logits.requires_grad_(), labels)
+    assert loss.grad_fn.name() == 'CrossEntropyBackward'
+    assert [node.name() for node, _ in loss.grad_fn.next_functions if node is not None] == [
+        'torch::autograd::AccumulateGrad']
+
+
+def test_cross_entropy_backward_of_an_empty_batch():
+    logits = torch.zeros(0, 10, requires_grad=True)
+    cross_entropy(logits, torch.zeros(0, dtype=torch.int64)).sum().backward()
+    assert logits.grad.shape == (0, 10)
+
+
 def test_cross_entropy_refuses_a_second_derivative():
     """Its backward is a formula, not a graph: a Hessian through it must fail, not be 0."""
     logits, labels = random_batch(n=2, q=4, scale=1.0, dtype=torch.float64)
@@ -194,7 +228,10 @@ def test_bad_logits(function, bad, error, words):
     (torch.tensor([0, 1]), ValueError, ['shape (3,)', '(2,)']),
     (torch.tensor([0, 1, 4]), ValueError, ['from 0 to 3', 'from 0 to 4']),
     (torch.tensor([-1, 1, 2]), ValueError, ['from 0 to 3', 'from -1 to 2']),
-], ids=['float', 'bool', 'list', 'column', 'too few', 'too large', 'negative'])
+    (torch.tensor([0, 1, 9], dtype=torch.uint8), ValueError, ['from 0 to 3', 'from 0 to 9']),
+    (torch.tensor([0, -2, 2], dtype=torch.int8), ValueError, ['from 0 to 3', 'from -2 to 2']),
+], ids=['float', 'bool', 'list', 'column', 'too few', 'too large', 'negative', 'uint8 too large',
+        'int8 negative'])
 def test_bad_labels(function, labels, error, words):
     logits = torch.zeros(3, 4)
     with pytest.raises(error) as info:
