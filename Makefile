@@ -33,7 +33,7 @@ _build/.book-built: $(STAMP) $(BOOK_SOURCES)
 	touch $@
 	@echo "The book is in _build/html/index.html"
 
-test: lint book unit nbval
+test: lint book book-zh pdf unit nbval
 
 # MAKE_TEST=1: the browser check fails (instead of skipping) without a built book.
 unit: $(STAMP)

@@ -33,6 +33,23 @@ def html_dir():
     return Path(os.environ.get('BOOK_HTML', REPO / '_build' / 'html')).resolve()
 
 
+# The reader editions, each with the folder it is served from inside the English HTML
+# (see tools/editions.py) and a word whose search must find pages of that edition.
+EDITIONS = {'en': '', 'zh': 'zh/'}
+SEARCH_WORDS = {'en': 'softmax', 'zh': '回归'}
+
+
+def edition_dir(root, edition):
+    """Return the folder of an edition's HTML inside the served book."""
+    return Path(root) / EDITIONS[edition]
+
+
+def switch_target(edition, page):
+    """Return the path (from the served root) that a page's language switch must link to."""
+    other = next(prefix for name, prefix in EDITIONS.items() if name != edition)
+    return f'{other}{page}.html'
+
+
 def screenshot_dir():
     """Return where screenshots go: `screenshots/` next to the HTML folder."""
     return html_dir().parent / 'screenshots'
@@ -170,6 +187,11 @@ FIGURE_REPORT = """async () => {
                               height: r.height, opaque: null}; });
     return out.concat(svgs);
 }"""
+
+# The link from a page to the same page in the other edition (_templates/language-switch.html).
+LANGUAGE_SWITCH = """() => [...document.querySelectorAll('a.language-switch')]
+    .map(a => ({href: a.href, text: a.textContent.trim(),
+                visible: a.getBoundingClientRect().width > 0}))"""
 
 # sphinx-exercise's blocks; sphinx-togglebutton marks a closed solution `toggle-hidden`.
 EXERCISE_REPORT = """() => ({

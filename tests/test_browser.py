@@ -4,12 +4,16 @@
 or browser then fails the test. A plain `pytest tests` without a built book skips it
 and says why. Point BOOK_HTML at another build folder to check that one instead.
 
-For every page in _toc.yml (and the search page) the test asserts: no request left
-the local server and none failed, no console error, every equation typeset by MathJax
-(no raw TeX left in the text), every figure decoded with a non-zero size and an opaque
-background, the download button present (.ipynb for chapters), every internal link
-and anchor resolving. It saves a full-page PNG of each page under
-_build/screenshots/, and one of the first chapter with a figure in the dark theme.
+Both editions are checked, the English one at the root of the built HTML and the
+Chinese one in its `zh/` folder (`make book-zh`), served together as a reader gets them.
+For every page in _toc.yml (and the search page) of each edition the test asserts: no
+request left the local server and none failed, no console error, every equation
+typeset by MathJax (no raw TeX left in the text), every figure decoded with a non-zero
+size and an opaque background, the download button present (.ipynb for chapters), the
+language switch linking to the same page in the other edition, every internal link
+and anchor resolving. It saves a full-page PNG of each page under _build/screenshots/
+(`zh-` in front for the Chinese edition), and one of the first chapter with a figure
+in the dark theme.
 """
 import io
 import json
@@ -17,10 +21,12 @@ import re
 from urllib.parse import unquote, urlsplit
 
 import pytest
+from sphinx_intl.catalog import load_po
 
 import browser_check as bc
 
 PAGES = bc.toc_pages()
+EDITIONS = list(bc.EDITIONS)
 
 
 def _missing(reason):
@@ -37,6 +43,16 @@ def html_dir():
         _missing(f'no built book at {root}: run `make book` first '
                  f'(or set BOOK_HTML to a folder holding index.html)')
     return root
+
+
+@pytest.fixture(scope='module', params=EDITIONS)
+def edition(request, html_dir):
+    """An edition's name; its HTML must exist (the Chinese one comes from `make book-zh`)."""
+    folder = bc.edition_dir(html_dir, request.param)
+    if not (folder / 'index.html').exists():
+        _missing(f'no {request.param} edition at {folder}: run `make book-zh` '
+                 '(the Chinese edition is built into the zh/ folder of the English one)')
+    return request.param
 
 
 @pytest.fixture(scope='module')
@@ -115,21 +131,24 @@ def test_no_remote_assets(html_dir):
         f'  {f}: {u}' for f, u in found[:30])
 
 
-def test_toc_pages_built(html_dir):
+def test_toc_pages_built(html_dir, edition):
     """Every page in _toc.yml has its HTML (a chapter in the ToC but not built fails)."""
-    missing = [p for p in PAGES if not (html_dir / f'{p}.html').exists()]
-    assert not missing, f'pages in _toc.yml without HTML in {html_dir}: {missing}'
+    folder = bc.edition_dir(html_dir, edition)
+    missing = [p for p in PAGES if not (folder / f'{p}.html').exists()]
+    assert not missing, f'pages in _toc.yml without HTML in {folder}: {missing}'
 
 
 @pytest.mark.parametrize('page', PAGES)
-def test_page(page, html_dir, visit, shots):
-    if not (html_dir / f'{page}.html').exists():
-        pytest.fail(f'{page} is in _toc.yml but {page}.html was not built')
-    p = visit.open(f'{page}.html')
+def test_page(page, edition, html_dir, visit, shots):
+    prefix = bc.EDITIONS[edition]
+    folder = bc.edition_dir(html_dir, edition)
+    if not (folder / f'{page}.html').exists():
+        pytest.fail(f'{page} is in _toc.yml but {prefix}{page}.html was not built')
+    p = visit.open(f'{prefix}{page}.html')
     state = p.evaluate(bc.WAIT_FOR_MATH)
     assert state in ('no math', 'typeset'), f'{state}; ' + '; '.join(visit.problems)
     p.wait_for_load_state('networkidle')  # MathJax's fonts
-    p.screenshot(path=str(shots / f'{page.replace("/", "-")}.png'), full_page=True)
+    p.screenshot(path=str(shots / _shot_name(edition, page)), full_page=True)
 
     math = p.evaluate(bc.MATH_REPORT)
     assert not math['unrendered'], f'equations MathJax did not typeset: {math["unrendered"]}'
@@ -147,19 +166,29 @@ def test_page(page, html_dir, visit, shots):
     downloads = p.eval_on_selector_all('.dropdown-download-buttons a[href]',
                                        'els => els.map(a => a.href)')
     assert downloads, 'no download button'
-    if bc.is_notebook(html_dir, page):
+    if bc.is_notebook(folder, page):
         ipynb = [u for u in downloads if u.endswith('.ipynb')]
         assert ipynb, f'no .ipynb download among {downloads}'
         response = p.request.get(ipynb[0])
         assert response.ok, f'{ipynb[0]}: HTTP {response.status}'
         assert json.loads(response.body())['cells'], 'the downloaded notebook has no cells'
 
-    if bc.is_notebook(html_dir, page):
+    if bc.is_notebook(folder, page):
         ex = p.evaluate(bc.EXERCISE_REPORT)
         assert ex['exercises'] >= bc.MIN_EXERCISES, (
             f'{ex["exercises"]} exercises, at least {bc.MIN_EXERCISES} expected')
         assert ex['solutions'] > 0, 'no solutions'
         assert not ex['shown'], f'solutions not hidden behind a toggle: {ex["shown"]}'
+
+    switches = p.evaluate(bc.LANGUAGE_SWITCH)
+    assert len(switches) == 1 and switches[0]['visible'], (
+        f'expected one visible language switch, found {switches}')
+    target = bc.switch_target(edition, page)
+    href = switches[0]['href']
+    assert urlsplit(href).path == urlsplit(visit.base).path + target, (
+        f'the language switch links to {href}, expected the same page in the other '
+        f'edition: {target}')
+    assert _resolves(href, visit.base, html_dir), f'the language switch target {target} is missing'
 
     bad_links = [u for u in set(p.evaluate(bc.INTERNAL_LINKS, visit.base))
                  if not _resolves(u, visit.base, html_dir)]
@@ -182,36 +211,65 @@ def _resolves(url, base, html_dir):
     return unquote(parts.fragment) in ids
 
 
-def test_search(html_dir, visit, shots):
-    """Typing a word into the search page's box lists the pages that contain it."""
-    p = visit.open('search.html')
+def test_search(html_dir, edition, visit, shots):
+    """Typing a word into the search page's box lists the pages that contain it.
+
+    In the Chinese edition the word is Chinese: the pages that must be found are those
+    whose translation holds it (the chapters, once their catalogs are translated).
+    """
+    word = bc.SEARCH_WORDS[edition]
+    p = visit.open(f'{bc.EDITIONS[edition]}search.html')
     box = p.locator('form.bd-search input[name="q"]').last
-    box.fill('softmax')
+    box.fill(word)
     box.press('Enter')
-    p.wait_for_url(re.compile(r'search\.html\?q=softmax'))
+    p.wait_for_url(re.compile(r'search\.html\?q='))
     p.wait_for_selector('#search-results ul.search li a', timeout=20_000)
     hits = p.eval_on_selector_all('#search-results ul.search li a',
                                   'els => els.map(a => a.getAttribute("href"))')
-    p.screenshot(path=str(shots / 'search.png'), full_page=True)
-    assert any(h.startswith('chapters/') for h in hits), f'no chapter among hits: {hits}'
+    p.screenshot(path=str(shots / _shot_name(edition, 'search')), full_page=True)
+    found = {h.split('?')[0].split('#')[0].removesuffix('.html') for h in hits}
+    expected = PAGES if edition == 'en' else _translated_pages_with(word)
+    assert expected, f'no page of the {edition} edition is translated with {word!r}'
+    if any(page.startswith('chapters/') for page in expected):
+        assert any(h.startswith('chapters/') for h in found), (
+            f'no chapter among the hits for {word!r}: {hits}')
+    assert found & set(expected), f'none of {expected} among the hits for {word!r}: {hits}'
     assert not visit.problems, '\n'.join(visit.problems)
 
 
-def test_dark_theme_figures(html_dir, visit, shots):
+def _translated_pages_with(word):
+    """Return the pages whose Chinese catalog translates some message with `word` in it."""
+    root = bc.REPO / 'locales' / 'zh_CN' / 'LC_MESSAGES'
+    pages = []
+    for page in PAGES:
+        path = root / f'{page}.po'
+        if path.is_file() and any(word in m.string for m in load_po(str(path))
+                                  if m.id and m.string and not m.fuzzy):
+            pages.append(page)
+    return pages
+
+
+def _shot_name(edition, page):
+    """Return a screenshot's file name: the page's path with dashes, zh- for Chinese."""
+    return bc.EDITIONS[edition].replace('/', '-') + page.replace('/', '-') + '.png'
+
+
+def test_dark_theme_figures(html_dir, edition, visit, shots):
     """In the dark theme, the first chapter with figures still shows them with contrast."""
     from PIL import Image
 
-    page = next((p for p in PAGES if 'cell_output' in _html(html_dir, p)
-                 and '<img' in _html(html_dir, p)), None)
+    folder = bc.edition_dir(html_dir, edition)
+    page = next((p for p in PAGES if 'cell_output' in _html(folder, p)
+                 and '<img' in _html(folder, p)), None)
     if page is None:
         pytest.skip('no page with a figure yet')
-    p = visit.open(f'{page}.html')
+    p = visit.open(f'{bc.EDITIONS[edition]}{page}.html')
     p.evaluate(bc.WAIT_FOR_MATH)
     p.evaluate("() => { document.documentElement.dataset.mode = 'dark';"
                " document.documentElement.dataset.theme = 'dark'; }")
     background = p.evaluate("() => getComputedStyle(document.body).backgroundColor")
     assert _luminance(background) < 80, f'the dark theme did not apply: body {background}'
-    p.screenshot(path=str(shots / f'{page.replace("/", "-")}-dark.png'), full_page=True)
+    p.screenshot(path=str(shots / _shot_name(edition, f'{page}-dark')), full_page=True)
     for img in p.locator('main .cell_output img').all():
         if not img.is_visible():
             continue  # inside a closed solution

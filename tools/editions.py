@@ -152,7 +152,9 @@ def build(builder, ed, source=REPO, build_dir=None, config=None, out=None, quiet
     """Build one edition with one Sphinx builder; return the output folder.
 
     Stops with the reason when Sphinx reports a warning or an error (every warning
-    is an error here, as in `make book`).
+    is an error here, as in `make book`), except when extracting messages: a broken
+    reference in a chapter being written should not stop its text from reaching
+    the catalogs.
     """
     from jupyter_book.sphinx import build_sphinx
 
@@ -173,7 +175,7 @@ def build(builder, ed, source=REPO, build_dir=None, config=None, out=None, quiet
         source, target, noconfig=True, path_config=str(config),
         confoverrides=overrides(source, build_dir, builder, ed, config),
         builder=builder, doctreedir=str(build_dir / '.doctrees-editions' / f'{builder}-{ed.name}'),
-        freshenv=True, warningiserror=True, keep_going=True, quiet=quiet)
+        freshenv=True, warningiserror=builder != 'gettext', keep_going=True, quiet=quiet)
     if status != 0:
         raise SystemExit(f'the {ed.label} {builder} build of {source} failed '
                          f'({status!r}): see the messages above')

@@ -17,7 +17,8 @@ book's title and author from `_config.yml` and the theme's labels (CHROME_STRING
 `update` keeps every existing translation. A message whose English changed is matched
 to its old version, keeps the old translation and is marked fuzzy, with the old English
 shown above it (`#| msgid`), so the translator sees what changed; a new message is
-added untranslated; a message that is gone is kept at the end as obsolete (`#~`).
+added untranslated; a translated message that is gone is kept at the end as obsolete
+(`#~`), where `update` finds it again if the English comes back.
 Fuzzy and untranslated messages are shown in English in the Chinese edition.
 """
 import argparse
@@ -204,9 +205,16 @@ def update_catalog(pot_path, po_path, name):
     before = _snapshot(catalog)
     previous = {m.id: m.previous_id for m in catalog if m.id and m.fuzzy and m.previous_id}
     catalog.update(template, no_fuzzy_matching=False)
-    for message in catalog:  # babel forgets them for messages whose English is unchanged
-        if message.id and message.fuzzy and not message.previous_id:
+    for message in catalog:
+        if message.id and message.fuzzy and not message.string:
+            # matched to an old message that had no translation either: just untranslated
+            message.flags.discard('fuzzy')
+            message.previous_id = []
+        elif message.id and message.fuzzy and not message.previous_id:
+            # babel forgets the old English of a message whose English did not change
             message.previous_id = previous.get(message.id, [])
+    for key in [k for k, m in catalog.obsolete.items() if not m.string]:
+        del catalog.obsolete[key]  # an old message nobody translated tells nothing
     _drop_format_flags(catalog)
     if _snapshot(catalog) == before:
         return 'unchanged'
@@ -300,10 +308,10 @@ def compare(pot_path, po_path, name):
         message = catalog.get(msgid)
         if message is None:
             state.missing.append(msgid)
-        elif message.fuzzy:
-            state.fuzzy.append(msgid)
         elif not message.string:
             state.untranslated.append(msgid)
+        elif message.fuzzy:
+            state.fuzzy.append(msgid)
         else:
             lost = lost_markup(msgid, message.string)
             if lost:
@@ -343,11 +351,9 @@ def print_status(states, source=REPO, listing=False):
     """Print one line per catalog and, with `listing`, the messages still to translate."""
     for state in states:
         print(state.summary(source))
-        if not listing:
-            continue
         for label, items in (('untranslated', state.untranslated), ('fuzzy', state.fuzzy),
                              ('not in the catalog', state.missing)):
-            for msgid in items:
+            for msgid in items if listing else ():
                 print(f'    {label:>12}: {_short(msgid)}')
         for msgid, lost in state.broken:
             print(f'    {"broken":>12}: {_short(msgid)}\n'
@@ -371,7 +377,7 @@ def main(argv=None):
         update(args.source, args.pot_dir)
     else:
         states = report(args.source, args.pot_dir)
-        print_status(states, args.source, listing=args.list or args.command == 'check')
+        print_status(states, args.source, listing=args.list)
         stale = stale_catalogs(args.source)
         for po in stale:
             print(f'{_shown(po, args.source)}: stale, its page is no longer in the book')

@@ -1,10 +1,14 @@
 """Sphinx extension for the book's reader editions, loaded only by `tools/editions.py`.
 
-The English HTML book (`make book`) does not load it. It does two things:
+The English HTML book (`make book`) does not load it. It does four things:
 
 * Display equations (`$$ ... $$`, `\\begin{aligned}`) are marked untranslatable, so
   the message catalogs hold only prose: an equation is the same in every language,
   and a copy of it in a catalog could only drift from the chapter.
+* In a translated edition, the part captions of the table of contents are translated
+  (from the root page's catalog, where Sphinx's gettext builder puts them).
+* The singlehtml builder (the PDF) gets the HTML node visitors it would otherwise
+  miss (see _share_html_visitors).
 * In a translated edition, the strings of the page chrome that are not in the
   chapters (the book's title and author from `_config.yml`, the search box's text,
   the theme's labels) are looked up in the chrome catalog `book.po`
@@ -18,8 +22,9 @@ from pathlib import Path
 
 from babel.messages.pofile import read_po
 from docutils import nodes
-from sphinx import locale
+from sphinx import addnodes, locale
 from sphinx.transforms import SphinxTransform
+from sphinx.util.i18n import docname_to_domain
 
 # The chrome strings that live in Sphinx's configuration rather than in a template.
 CONFIG_STRINGS = ('html_title', 'author', 'project')
@@ -36,6 +41,32 @@ class UntranslatableMath(SphinxTransform):
     def apply(self, **kwargs):
         for node in self.document.findall(nodes.math_block):
             node['translatable'] = False
+
+
+class TranslatedTocCaptions(SphinxTransform):
+    """Translate the part captions of the table of contents (`_toc.yml`'s `caption:`).
+
+    sphinx-external-toc inserts the root page's toctrees (priority 100) after Sphinx
+    has translated the page (priority 20), so their captions would stay English; the
+    gettext builder does extract them into the root page's catalog.
+    """
+
+    default_priority = 200  # after InsertToctrees, before the toctree collector (880)
+
+    def apply(self, **kwargs):
+        config = self.config
+        if not config.language or config.language == 'en' or not config.locale_dirs:
+            return
+        domain = docname_to_domain(self.env.docname, config.gettext_compact)
+        dirs = [str(Path(self.env.srcdir) / d) for d in config.locale_dirs]
+        catalog, found = locale.init(dirs, config.language, domain)
+        if not found:
+            return
+        for node in self.document.findall(addnodes.toctree):
+            caption = node.get('rawcaption') or node.get('caption')
+            if caption:
+                node['rawcaption'] = caption
+                node.apply_translated_message(caption, catalog.gettext(caption))
 
 
 def chrome_translations(path):
@@ -89,9 +120,27 @@ def _wrap_theme_catalogs(app):
         locale.translators[key] = _Overrides(mapping, locale.translators[key])
 
 
+def _share_html_visitors(app):
+    """Give the singlehtml builder the node visitors that extensions registered for html.
+
+    Sphinx looks a builder's visitors up by its name and falls back to its format
+    ('html') only when no extension registered any under the name; sphinx-exercise
+    registers some for 'singlehtml', so MyST-NB's (hidden code cells, ...) go missing.
+    """
+    name = app.builder.name
+    if app.builder.format != 'html' or name == 'html':
+        return
+    handlers = app.registry.translation_handlers
+    own = handlers.setdefault(name, {})
+    for node, visitors in handlers.get('html', {}).items():
+        own.setdefault(node, visitors)
+
+
 def setup(app):
     app.add_config_value('editions_chrome_catalog', '', 'env', [str])
     app.add_transform(UntranslatableMath)
+    app.add_transform(TranslatedTocCaptions)
     app.connect('config-inited', _translate_config)
     app.connect('builder-inited', _wrap_theme_catalogs)
+    app.connect('builder-inited', _share_html_visitors)
     return {'parallel_read_safe': True, 'parallel_write_safe': True}
