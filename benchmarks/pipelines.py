@@ -1,14 +1,16 @@
-"""The four training pipelines the benchmark compares, on one recipe.
+"""The training pipelines the benchmark compares, on one recipe, and the step-time ratio.
 
 Every pipeline trains the from-scratch softmax regression of the book (W 784x10 drawn
-from N(0, 0.01) after `torch.manual_seed(SEED)`, b zeros, logits X.reshape(-1, 784) @ W + b,
-the book's logits-based `cross_entropy`) with minibatch SGD at batch 32 and lr 0.1:
+from N(0, 0.01) after `torch.manual_seed(INIT_SEED)`, b zeros, logits
+X.reshape(-1, 784) @ W + b, the book's logits-based `cross_entropy`) with minibatch SGD
+at batch 32 and lr 0.1:
 
-- `standard`: torchvision's FashionMNIST with ToTensor through DataLoader
-  (shuffle=True, num_workers=4 for training, shuffle=False for evaluation), driven by a
-  loop written the way the seed writes it (a float per batch, a Python accumulator);
-- `book`: `d2l_utils.load_data_fashion_mnist` driven by the book's own `train_epoch`
-  and `evaluate_accuracy`, with the book's `sgd` and autograd;
+- `standard`: the usual DataLoader recipe of the d2l book's release 0.17: torchvision's
+  FashionMNIST with ToTensor through DataLoader (shuffle=True, num_workers=4 for
+  training, shuffle=False for evaluation), driven by that release's training loop (a
+  float per batch, a Python accumulator) and its `evaluate_accuracy` and `sgd`;
+- `book`: `d2l_utils.load_data_fashion_mnist` (uint8 images, converted per batch)
+  driven by the book's own `train_epoch` and `evaluate_accuracy`, with its `sgd`;
 - `floor`: the same model steps (forward, loss, backward, update; forward and argmax
   for evaluation) over batches already materialized in Python lists: no data path and
   no per-batch bookkeeping, the cost of the autograd steps alone;
@@ -16,28 +18,28 @@ the book's logits-based `cross_entropy`) with minibatch SGD at batch 32 and lr 0
   hand-derived gradient softmax(o) - one_hot(y) and no autograd.
 
 `run(name, epochs, warmup, limit)` trains one pipeline and returns its per-epoch times.
-Each pipeline is meant to run in its own process (see bench.py), so that its peak
-memory is its own.
+`step_times(batches, repeats)` times the book's training step with its `cross_entropy`
+and with `F.cross_entropy`, interleaved. Each is meant to run in its own process (see
+bench.py), so that its peak memory is its own.
 """
 import resource
 import sys
 import time
 
 import torch
-import torchvision
+import torch.nn.functional as F
 from torch.utils import data
-from torchvision import transforms
 
 import d2l_utils
 from harness import PIPELINES
 
-BATCH_SIZE, LR, SEED = 32, 0.1, 0
+BATCH_SIZE, LR, INIT_SEED = 32, 0.1, 0
 NUM_INPUTS, NUM_OUTPUTS = 784, 10
 
 
 def make_model(requires_grad=True):
-    """Return `(net, params)`: the from-scratch model, initialized from SEED."""
-    torch.manual_seed(SEED)
+    """Return `(net, params)`: the from-scratch model, W drawn after INIT_SEED."""
+    torch.manual_seed(INIT_SEED)
     W = torch.normal(0, 0.01, size=(NUM_INPUTS, NUM_OUTPUTS), requires_grad=requires_grad)
     b = torch.zeros(NUM_OUTPUTS, requires_grad=requires_grad)
 
@@ -47,25 +49,36 @@ def make_model(requires_grad=True):
 
 
 def _trim(loader, limit):
-    """Return an InMemoryLoader over the first `limit` examples of `loader`."""
+    """Return an InMemoryLoader over the first `limit` examples of `loader`.
+
+    Keeps the loader's transform: the images stay uint8 and each batch is
+    converted as it is served, as in the book.
+    """
     if limit is None:
         return loader
     return d2l_utils.InMemoryLoader(loader.X[:limit], loader.y[:limit],
-                                    loader.batch_size, loader.shuffle)
+                                    loader.batch_size, loader.shuffle,
+                                    transform=loader.transform)
 
 
 def book_loaders(limit=None):
-    """The book's data path: in-memory tensors served in mini-batches."""
+    """The book's data path: uint8 images in memory, converted per mini-batch."""
     train_iter, test_iter = d2l_utils.load_data_fashion_mnist(BATCH_SIZE)
     return _trim(train_iter, limit), _trim(test_iter, limit)
 
 
 def standard_loaders(limit=None, num_workers=4):
-    """The seed's data path: FashionMNIST + ToTensor through DataLoader with workers."""
+    """The d2l book's 0.17 data path: FashionMNIST + ToTensor through DataLoader.
+
+    torchvision is imported here only, so that the other pipelines' peak memory does
+    not include it (the book's library does not import it either).
+    """
+    import torchvision
+    from torchvision import transforms
     root = d2l_utils.data_root()
     datasets = []
     for train in (True, False):
-        d2l_utils.read_fashion_mnist(train, root)  # seeds torchvision's raw/ folder offline
+        d2l_utils.read_fashion_mnist(train, root)  # fills torchvision's raw/ folder offline
         dataset = torchvision.datasets.FashionMNIST(root=root, train=train,
                                                     transform=transforms.ToTensor())
         if limit is not None:
@@ -75,36 +88,37 @@ def standard_loaders(limit=None, num_workers=4):
             data.DataLoader(datasets[1], BATCH_SIZE, shuffle=False, num_workers=num_workers))
 
 
-# ---- the seed's loop, as the seed writes it (used by the standard pipeline) ----
-def seed_accuracy(y_hat, y):
+# ---- the d2l book's 0.17 loop (used by the standard pipeline) ----
+def usual_accuracy(y_hat, y):
     """Number of correct predictions, as a Python float (one sync per batch)."""
     return float((y_hat.argmax(dim=1).type(y.dtype) == y).type(y.dtype).sum())
 
 
-def seed_train_epoch(net, train_iter, loss, updater):
-    """One epoch the seed's way; returns (mean loss, accuracy)."""
+def usual_train_epoch(net, train_iter, loss, updater):
+    """One epoch as the d2l book's 0.17 code trains; returns (mean loss, accuracy)."""
     totals = [0.0, 0.0, 0.0]
     for X, y in train_iter:
         y_hat = net(X)
         l = loss(y_hat, y)
         l.sum().backward()
         updater(X.shape[0])
-        for i, value in enumerate((float(l.sum()), seed_accuracy(y_hat, y), y.numel())):
+        for i, value in enumerate((float(l.sum()), usual_accuracy(y_hat, y), y.numel())):
             totals[i] += value
     return totals[0] / totals[2], totals[1] / totals[2]
 
 
-def seed_evaluate_accuracy(net, data_iter):
-    """Test accuracy the seed's way (without torch.no_grad, as the seed has it)."""
+def usual_evaluate_accuracy(net, data_iter):
+    """Accuracy as the d2l book's 0.17 code evaluates it (under torch.no_grad)."""
     correct = total = 0.0
-    for X, y in data_iter:
-        correct += seed_accuracy(net(X), y)
-        total += y.numel()
+    with torch.no_grad():
+        for X, y in data_iter:
+            correct += usual_accuracy(net(X), y)
+            total += y.numel()
     return correct / total
 
 
 def plain_sgd(params, lr, batch_size):
-    """Minibatch SGD on the summed loss, the seed's `sgd`."""
+    """Minibatch SGD on the summed loss, the d2l book's 0.17 `sgd`."""
     with torch.no_grad():
         for param in params:
             param -= lr * param.grad / batch_size
@@ -161,8 +175,8 @@ def build(name, limit=None):
         net, params = make_model()
         train_iter, test_iter = standard_loaders(limit)
         updater = lambda batch_size: plain_sgd(params, LR, batch_size)  # noqa: E731
-        return (lambda: seed_train_epoch(net, train_iter, loss, updater),
-                lambda: seed_evaluate_accuracy(net, test_iter))
+        return (lambda: usual_train_epoch(net, train_iter, loss, updater),
+                lambda: usual_evaluate_accuracy(net, test_iter))
     if name == 'book':
         net, params = make_model()
         train_iter, test_iter = book_loaders(limit)
@@ -194,9 +208,13 @@ def run(name, epochs, warmup, limit=None, threads=None):
 
     Returns a dict: per-epoch seconds of the measured epochs (warm-up dropped), the
     last epoch's metrics, the set-up time and the peak resident memory of this process
-    and of its largest child (DataLoader workers; a forked child counts the pages it
-    shares with this process). `threads` sets torch's intra-op threads (None: default).
+    and of its largest child, the DataLoader workers (a forked child counts the pages
+    it shares with this process). `import torch` already ran one short child
+    (`ldconfig -p`, forked from the importing process); a child peak no larger than
+    that one's is reported as None: the pipeline started no larger child.
+    `threads` sets torch's intra-op threads (None: default).
     """
+    children_at_start = peak_rss_mb(resource.RUSAGE_CHILDREN)
     if threads is not None:
         torch.set_num_threads(threads)
     start = time.perf_counter()
@@ -213,9 +231,54 @@ def run(name, epochs, warmup, limit=None, threads=None):
             train_s.append(t1 - t0)
             eval_s.append(t2 - t1)
     train_loss, train_acc = train_metrics if train_metrics else (None, None)
+    child_peak = peak_rss_mb(resource.RUSAGE_CHILDREN)
+    child_peak = child_peak if child_peak > children_at_start else None
     return {'pipeline': name, 'epochs': epochs, 'warmup': warmup, 'limit': limit,
             'torch_threads': torch.get_num_threads(), 'setup_s': setup_s,
             'train_s': train_s, 'eval_s': eval_s,
             'train_loss': train_loss, 'train_acc': train_acc, 'test_acc': test_acc,
-            'peak_rss_mb': peak_rss_mb(),
-            'peak_child_rss_mb': peak_rss_mb(resource.RUSAGE_CHILDREN)}
+            'peak_rss_mb': peak_rss_mb(), 'peak_child_rss_mb': child_peak}
+
+
+# ---- the step-time ratio: the book's cross_entropy against F.cross_entropy ----
+def torch_cross_entropy(logits, y):
+    """PyTorch's loss, one value per example, as the book's `cross_entropy` returns."""
+    return F.cross_entropy(logits, y, reduction='none')
+
+
+def _book_epoch(loader, loss):
+    """Return a callable that trains a fresh model one pass over `loader`, the book's way."""
+    net, params = make_model()
+
+    def updater(batch_size):
+        d2l_utils.sgd(params, LR, batch_size)
+    return lambda: d2l_utils.train_epoch(net, loader, loss, updater)
+
+
+def step_times(batches=1000, repeats=15, threads=1):
+    """Seconds per training step of the book's pipeline with each loss, interleaved.
+
+    The book's pipeline (load_data_fashion_mnist with validation=True, train_epoch,
+    sgd) trains over the first `batches` batches of 32 of its training loader, once
+    with `d2l_utils.cross_entropy` and once with `F.cross_entropy`, each with its own
+    model. One warm-up pass each, then `repeats` rounds; the order within a round
+    alternates, so that a slow drift of the machine's speed hits both alike.
+    Returns {'book': [...], 'torch': [...]}, seconds per step, one value per round.
+    """
+    if threads is not None:
+        torch.set_num_threads(threads)
+    train_iter = d2l_utils.load_data_fashion_mnist(BATCH_SIZE, validation=True)[0]
+    loader = _trim(train_iter, batches * BATCH_SIZE)
+    epochs = {'book': _book_epoch(loader, d2l_utils.cross_entropy),
+              'torch': _book_epoch(loader, torch_cross_entropy)}
+    for epoch in epochs.values():
+        epoch()  # warm-up
+    times = {name: [] for name in epochs}
+    for round_ in range(repeats):
+        order = list(epochs) if round_ % 2 == 0 else list(epochs)[::-1]
+        for name in order:
+            start = time.perf_counter()
+            epochs[name]()
+            times[name].append((time.perf_counter() - start) / len(loader))
+    return {**times, 'batches': len(loader), 'repeats': repeats,
+            'torch_threads': torch.get_num_threads(), 'peak_rss_mb': peak_rss_mb()}

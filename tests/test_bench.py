@@ -1,4 +1,4 @@
-"""benchmarks/: the harness computes medians, ratios and budgets right; the script's JSON.
+"""benchmarks/: medians, ratios, budgets and info lines; notebook timing; the script's JSON.
 
 No timing thresholds here: timings depend on the machine and its load. The budgets are
 checked by `make bench`, not by the tests.
@@ -60,50 +60,94 @@ def test_missing_pipeline_gives_no_ratio():
 
 
 def report_with(**values):
-    report = {'ratios': {}, 'notebooks': {'chapters': {'softmax_scratch': {}}, 'book': {}},
-              'accuracy': {}}
+    report = {'ratios': {}, 'step_ratio': {}, 'notebooks': {'chapters': {}, 'book': {}}}
     for path, value in values.items():
         *parents, key = path.split('__')
         target = report
         for parent in parents:
-            target = target[parent]
+            target = target.setdefault(parent, {})
         target[key] = value
     return report
 
 
+def test_step_ratio_summary_takes_medians_and_divides_them():
+    step = harness.summarize_step_ratio({'book': [3e-4, 1e-3, 2.2e-4],
+                                         'torch': [2e-4, 1.9e-4, 9e-4]})
+    assert step['median_book_s'] == 3e-4 and step['median_torch_s'] == 2e-4
+    assert step['ratio'] == pytest.approx(1.5)
+
+
+def test_step_ratio_summary_rejects_unpaired_timings():
+    with pytest.raises(ValueError, match='as many book as torch'):
+        harness.summarize_step_ratio({'book': [1.0], 'torch': []})
+    with pytest.raises(ValueError, match='at least one'):
+        harness.summarize_step_ratio({'book': [], 'torch': []})
+
+
 def test_budgets_pass_fail_and_skip():
-    report = report_with(ratios__book_over_floor=1.15, ratios__standard_over_book=9.9,
-                         accuracy__test_acc=0.85)
+    report = report_with(step_ratio__ratio=1.15,
+                         notebooks__chapters__softmax={'peak_rss_mb': 700.0},
+                         notebooks__chapters__softmax_scratch={'peak_rss_mb': 1024.0})
     status = {b['budget']: b['passed'] for b in harness.evaluate_budgets(report)}
-    assert status['book_over_floor'] is True  # the limit itself passes
-    assert status['standard_over_book'] is False
-    assert status['scratch_test_acc'] is True
-    assert status['book_s'] is None  # not measured: neither pass nor fail
+    assert status == {'step_ratio': True,  # the limit itself passes
+                      'chapter_peak_mb:softmax': True,
+                      'chapter_peak_mb:softmax_scratch': False}  # 1 GB is not under 1 GB
     lines = harness.budget_lines(harness.evaluate_budgets(report))
-    assert any(line.startswith('FAIL') and 'speed-up' in line for line in lines)
-    assert any(line.startswith('SKIP') for line in lines)
+    assert lines[0] == ("PASS  training step with the book's cross_entropy / with "
+                        "F.cross_entropy: 1.15 (budget <= 1.15)")
+    assert lines[2] == ('FAIL  chapters/softmax_scratch.ipynb, peak memory, MB: 1024 '
+                        '(budget < 1024)')
 
 
-def test_budgets_cover_the_issue():
-    assert {b[0] for b in harness.BUDGETS} == {
-        'book_over_floor', 'standard_over_book', 'standard_over_hand_gradient',
-        'scratch_chapter_s', 'book_s', 'scratch_chapter_peak_mb', 'scratch_chapter_passes',
-        'scratch_test_acc'}
+def test_budgets_not_measured_are_skipped():
+    lines = harness.budget_lines(harness.evaluate_budgets(report_with()))
+    assert len(lines) == 2 and all(line.startswith('SKIP') for line in lines)
+    assert "every chapter's kernel" in lines[1]
 
 
-def test_printed_test_accuracy_reads_the_training_line(tmp_path):
+def test_the_budgets_are_the_step_ratio_and_one_memory_budget_per_chapter():
+    report = report_with(**{f'notebooks__chapters__{name}': {'peak_rss_mb': 1.0}
+                            for name in ('a', 'b', 'c')})
+    budgets = harness.evaluate_budgets(report)
+    assert [b['budget'] for b in budgets] == [
+        'step_ratio', 'chapter_peak_mb:a', 'chapter_peak_mb:b', 'chapter_peak_mb:c']
+    assert [(b['op'], b['limit']) for b in budgets] == [('<=', 1.15)] + [('<', 1024.0)] * 3
+
+
+def test_info_lines_print_what_was_measured_without_a_budget():
+    report = report_with(ratios__standard_over_book=12.34,
+                         notebooks__book__seconds=152.3)
+    lines = harness.info_lines(harness.info(report))
+    assert lines == ['INFO  whole book, one pytest --nbval run: 152 s',
+                     'INFO  standard pipeline / book pipeline, per epoch: 12.3x']
+
+
+def test_chapters_in_order_follow_the_table_of_contents(tmp_path):
+    (tmp_path / 'chapters').mkdir()
+    for name in ('b', 'a', 'extra', 'c'):
+        (tmp_path / 'chapters' / f'{name}.ipynb').write_text('{}')
+    (tmp_path / '_toc.yml').write_text(
+        'chapters:\n  - file: chapters/c\n  - file: chapters/a\n'
+        '    sections:\n      - file: chapters/b\n')
+    names = [p.stem for p in harness.chapters_in_order(tmp_path)]
+    assert names == ['c', 'a', 'b', 'extra']  # files outside the table come last
+
+
+def test_every_chapter_is_timed():
+    timed = {p.name for p in harness.chapters_in_order()}
+    assert timed == {p.name for p in (ROOT / 'chapters').glob('*.ipynb')}
+
+
+def test_a_page_without_code_passes_with_a_note(tmp_path):
+    page = tmp_path / 'landing.ipynb'
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(outputs=[nbformat.v4.new_output(
-                    'stream', text='test accuracy of the untrained model: 0.0328\n')]),
-                nbformat.v4.new_code_cell(outputs=[nbformat.v4.new_output(
-                    'stream', text='train loss 0.3877, train accuracy 0.8645, '
-                                   'test accuracy 0.8421\n')]),
-                nbformat.v4.new_code_cell(outputs=[nbformat.v4.new_output(
-                    'stream', text='train loss 0.5, train accuracy 0.8, test accuracy 0.7\n')])]
-    path = tmp_path / 'chapter.ipynb'
-    nbformat.write(nb, str(path))
-    assert harness.printed_test_accuracy(path) == 0.8421
-    assert harness.printed_test_accuracy(tmp_path / 'missing.ipynb') is None
+    nb.cells = [nbformat.v4.new_markdown_cell('# A page without code')]
+    nbformat.write(nb, str(page))
+    assert not harness.has_code(page)
+    result = harness.time_notebooks([page], book=False, log=lambda *a: None,
+                                    root=tmp_path)['chapters']['landing']
+    assert result['returncode'] == 5 and result['passed']
+    assert result['note'] == 'no code cells' and 'output_tail' not in result
 
 
 def test_measure_command_reports_time_status_and_memory():
@@ -114,13 +158,23 @@ def test_measure_command_reports_time_status_and_memory():
     assert failed['returncode'] == 3 and not failed['passed']
 
 
-def test_table_lists_every_pipeline():
+def test_table_lists_every_pipeline_the_step_ratio_and_the_chapters():
     pipelines = {name: made_up([1.0], [0.5]) for name in harness.PIPELINE_TITLES}
-    report = {'pipelines': pipelines, 'ratios': harness.ratios(pipelines)}
+    step = harness.summarize_step_ratio({'book': [4.4e-4], 'torch': [4e-4]})
+    report = {'pipelines': pipelines, 'ratios': harness.ratios(pipelines),
+              'step_ratio': {**step, 'batches': 1000, 'repeats': 1, 'torch_threads': 1},
+              'notebooks': {'chapters': {
+                  'softmax': {'seconds': 9.3, 'peak_rss_mb': 733.0, 'passed': True},
+                  'under_the_hood': {'seconds': 1.0, 'peak_rss_mb': 60.0, 'passed': True,
+                                     'note': 'no code cells'}}}}
     text = harness.table(report)
     for title in harness.PIPELINE_TITLES.values():
         assert title in text
     assert 'standard / book: 1.00x' in text
+    assert "- with the book's cross_entropy: 440 microseconds" in text
+    assert '- ratio: 1.1' in text
+    assert '| chapters/softmax.ipynb | 9.3 | 733 | yes |' in text
+    assert '| chapters/under_the_hood.ipynb (no code cells) | 1.0 | 60 | yes |' in text
 
 
 @pytest.mark.skipif(
@@ -132,12 +186,12 @@ def test_script_writes_the_json_report_on_tiny_data(tmp_path):
     proc = subprocess.run(
         [sys.executable, str(ROOT / 'benchmarks' / 'bench.py'), '--limit', '96',
          '--epochs', '2', '--standard-epochs', '1', '--warmup', '1', '--no-notebooks',
-         '--threads', '1', '--json', str(out)],
+         '--threads', '1', '--step-batches', '2', '--step-repeats', '3', '--json', str(out)],
         capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads(out.read_text())
     assert {'date', 'machine', 'load_before', 'load_after', 'recipe', 'pipelines', 'ratios',
-            'accuracy', 'budgets'} <= set(report)
+            'step_ratio', 'budgets', 'info'} <= set(report)
     assert set(report['pipelines']) == {'standard', 'book', 'floor', 'hand_gradient'}
     for name, p in report['pipelines'].items():
         assert len(p['train_s']) == len(p['eval_s']) == (1 if name == 'standard' else 2)
@@ -150,8 +204,16 @@ def test_script_writes_the_json_report_on_tiny_data(tmp_path):
         p['book']['epoch_median_s'] / p['floor']['epoch_median_s'])
     assert report['ratios']['standard_over_hand_gradient'] == pytest.approx(
         p['standard']['epoch_median_s'] / p['hand_gradient']['epoch_median_s'])
+    step = report['step_ratio']
+    assert len(step['book']) == len(step['torch']) == 3 and step['batches'] == 2
+    assert step['torch_threads'] == 1
+    assert step['ratio'] == pytest.approx(step['median_book_s'] / step['median_torch_s'])
     assert 'notebooks' not in report  # --no-notebooks
     assert '| pipeline |' in proc.stdout
     budget_lines = [line for line in proc.stdout.splitlines()
                     if line.split(' ', 1)[0] in ('PASS', 'FAIL', 'SKIP')]
-    assert len(budget_lines) == len(harness.BUDGETS)
+    assert len(budget_lines) == 2  # the step ratio, and the chapters (not measured)
+    assert budget_lines[0].split(' ', 1)[0] in ('PASS', 'FAIL')
+    assert budget_lines[1].startswith('SKIP')
+    assert any(line.startswith('INFO  book pipeline / compute floor')
+               for line in proc.stdout.splitlines())
