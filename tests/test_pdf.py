@@ -1,4 +1,4 @@
-"""The PDF of each edition (`make pdf`), read back with pypdf.
+"""The PDF of each edition (`make pdf`), read back with PDFium (pypdfium2).
 
 For each edition the test opens `_build/pdf/softmax-regression-EDITION.pdf` and
 asserts: a sane number of pages and a PDF outline (bookmarks); the text extracts, and
@@ -48,8 +48,8 @@ def _missing(reason):
 def squeeze(text):
     """Return text without whitespace, in NFKC form (ligatures such as ﬁ become fi).
 
-    pypdf breaks lines where the page did and spaces runs of text as it can; without
-    whitespace, a sentence of the book and its extracted text compare equal.
+    The extracted text breaks lines where the page did and spaces runs of text as it
+    can; without whitespace, a sentence of the book and its extracted text compare equal.
     """
     return re.sub(r'\s+', '', unicodedata.normalize('NFKC', text))
 
@@ -61,23 +61,37 @@ def edition(request):
 
 @pytest.fixture(scope='module')
 def document(edition):
-    """The edition's PDF: (path, pypdf reader, text of every page)."""
-    from pypdf import PdfReader
+    """The edition's PDF: (path, titles of its outline, text of every page).
+
+    PDFium reads the text of a hundred pages in about a second (pypdf, which writes
+    the PDF's character maps in tools/pdf.py, takes about fifteen).
+    """
+    import pypdfium2
 
     path = BUILD / 'pdf' / pdf.PDF_NAME.format(edition=edition.name)
     if not path.is_file():
         _missing(f'no PDF of the {edition.label} edition at {path}: run `make pdf`')
-    reader = PdfReader(path)
-    return path, reader, [page.extract_text() for page in reader.pages]
+    document = pypdfium2.PdfDocument(str(path))
+    try:
+        outline = [item.get_title() for item in document.get_toc()]
+        texts = []
+        for page in document:
+            textpage = page.get_textpage()
+            texts.append(textpage.get_text_bounded())
+            textpage.close()
+            page.close()
+    finally:
+        document.close()
+    return path, outline, texts
 
 
 def test_pages_and_outline(document):
-    path, reader, _ = document
+    path, outline, texts = document
     minimum = MIN_PAGES_PER_BOOK_PAGE * len(bc.toc_pages())
-    assert len(reader.pages) >= minimum, (
-        f'{path.name}: {len(reader.pages)} pages, expected at least {minimum} '
+    assert len(texts) >= minimum, (
+        f'{path.name}: {len(texts)} pages, expected at least {minimum} '
         f'({MIN_PAGES_PER_BOOK_PAGE} per page of _toc.yml)')
-    assert reader.outline, f'{path.name} has no outline (bookmarks)'
+    assert outline, f'{path.name} has no outline (bookmarks)'
 
 
 def test_titles_of_every_page(document, edition):
@@ -202,3 +216,25 @@ def solution_starts(page, length=40):
     parser = _SolutionText()
     parser.feed(Path(page).read_text(encoding='utf-8'))
     return [squeeze(text)[:length] for text in parser.solutions if squeeze(text)]
+
+
+# ------------------------------------------------------------- the CJK text fix
+
+def test_rewrite_cmap_names_characters_not_radicals():
+    cmap = ('1 begincodespacerange\n<00> <FF>\nendcodespacerange\n'
+            '2 beginbfchar\n<03> <2F8F>\n<04> <0041>\nendbfchar\n'
+            '2 beginbfrange\n<10> <12> <2F00>\n<20> <21> <0061>\nendbfrange\nendcmap')
+    mapping = {0x2F8F: 0x884C, 0x2F00: 0x4E00, 0x2F01: 0x4E28}
+    fixed = pdf.rewrite_cmap(cmap, mapping)
+    assert '<03> <884C>\n<04> <0041>' in fixed
+    assert '<10> <12> [<4E00> <4E28> <2F02>]' in fixed, 'a range with a radical is spelled out'
+    assert '<20> <21> <0061>' in fixed, 'a range without one is left alone'
+    assert pdf.rewrite_cmap(fixed, mapping) == fixed
+
+
+def test_radical_map():
+    mapping = pdf.radical_map()
+    assert chr(mapping[0x2F8F]) == '行' and chr(mapping[0x2F00]) == '一'  # Kangxi: NFKC
+    if 0x2EDA not in mapping:
+        pytest.skip('no CJK font found by fontconfig for the radicals supplement')
+    assert chr(mapping[0x2EDA]) == '页'  # the supplement: from the font's glyphs
