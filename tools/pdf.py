@@ -110,6 +110,7 @@ pre { white-space: pre-wrap !important; word-break: break-all; font-size: 8.5pt;
 h1, h2, h3, h4 { break-after: avoid; }
 img, svg, .cell_output, .admonition, figure { break-inside: avoid; }
 .solution.dropdown > .admonition-title::after { display: none !important; }
+details.hide > summary { display: none !important; }  /* MyST-NB: "Hide code cell source" */
 """
 
 FOOTER = ('<div style="font-size:8pt; width:100%; text-align:center; color:#555;">'
