@@ -8,7 +8,7 @@ The English HTML book (`make book`) does not load it. It does four things:
 * In a translated edition, the part captions of the table of contents are translated
   (from the root page's catalog, where Sphinx's gettext builder puts them).
 * The singlehtml builder (the PDF) gets the HTML node visitors it would otherwise
-  miss (see _share_html_visitors).
+  miss (see _share_html_visitors), and builds no search index.
 * In a translated edition, the strings of the page chrome that are not in the
   chapters (the book's title and author from `_config.yml`, the search box's text,
   the theme's labels) are looked up in the chrome catalog `book.po`
@@ -120,6 +120,16 @@ def _wrap_theme_catalogs(app):
         locale.translators[key] = _Overrides(mapping, locale.translators[key])
 
 
+def _no_search_index(app):
+    """A single-page build (the PDF) has no search page: index no words.
+
+    The indexer itself stays (the page's language_data.js is written from it); only
+    feeding it the page, seconds of word splitting for Chinese, is skipped.
+    """
+    if app.builder.name == 'singlehtml':
+        app.builder.index_page = lambda pagename, doctree, title: None
+
+
 def _share_html_visitors(app):
     """Give the singlehtml builder the node visitors that extensions registered for html.
 
@@ -143,4 +153,5 @@ def setup(app):
     app.connect('config-inited', _translate_config)
     app.connect('builder-inited', _wrap_theme_catalogs)
     app.connect('builder-inited', _share_html_visitors)
+    app.connect('builder-inited', _no_search_index)
     return {'parallel_read_safe': True, 'parallel_write_safe': True}
