@@ -7,7 +7,8 @@ changed since it was translated), or not in its catalog at all (the English chan
 and `python tools/i18n.py update` was not run) fails the test of that catalog, which
 names the file, the counts and the first messages; so a change to the English text
 has to carry its translation in the same commit. Every translation must keep the
-roles, code spans, math and link targets of its English message verbatim.
+roles, code spans, math and link targets of its English message verbatim. When both
+editions are built, every code cell and output of a Chinese page is the English one's.
 
 The tools are then exercised on a tiny synthetic book (a page and a notebook chapter
 with math, a cross reference, an exercise, code and its output): extraction, update
@@ -22,6 +23,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import browser_check as bc
 import nbformat
 import pytest
 from sphinx_intl.catalog import dump_po, load_po
@@ -65,6 +67,25 @@ def test_translations_keep_markup(name, states):
         pytest.fail(f'{i18n._shown(state.path, REPO)}: translations that drop a role, code '
                     'span, math or link target of the English:\n' + '\n'.join(broken),
                     pytrace=False)
+
+
+def test_both_editions_show_the_same_code_and_outputs():
+    """Every code cell and output of the built Chinese edition is the English one's."""
+    english = REPO / '_build' / 'html'
+    chinese = english / 'zh'
+    if not (english / 'index.html').exists() or not (chinese / 'index.html').exists():
+        reason = f'no built editions in {english} and {chinese}: run `make book book-zh`'
+        if bc.strict():
+            pytest.fail(f'{reason} ({bc.strict()} is set, so this is a failure)')
+        pytest.skip(reason)
+    differ = []
+    for page in i18n.book_pages(REPO):
+        if (REPO / f'{page}.ipynb').exists():
+            html = [(folder / f'{page}.html').read_text(encoding='utf-8')
+                    for folder in (english, chinese)]
+            if cells(html[0]) != cells(html[1]):
+                differ.append(page)
+    assert not differ, f'code cells or outputs differ between the editions: {differ}'
 
 
 def test_no_catalog_without_a_page():
@@ -269,9 +290,14 @@ def test_chinese_build_translates_text_and_keeps_code_and_outputs(book):
 
 
 def cells(page):
-    """Return the HTML of each code cell (input and output) of a built page."""
+    """Return the HTML of each code cell (input and output) of a built page.
+
+    The label of a folded cell (<summary>: "Show code cell source") is left out: it is
+    the page's chrome, translated like the rest of it.
+    """
+    page = re.sub(r'<summary\b.*?</summary>', '', page, flags=re.DOTALL)
     found = []
-    for start in [m.start() for m in re.finditer('<div class="cell docutils container">', page)]:
+    for start in [m.start() for m in re.finditer(r'<div class="cell[ "]', page)]:
         depth = 0
         for tag in re.finditer(r'<div\b|</div>', page[start:]):
             depth += 1 if tag.group() == '<div' else -1

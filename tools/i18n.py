@@ -52,6 +52,9 @@ CHROME_STRINGS = (
     'Color mode',
     'System Settings',
     '© Copyright %(copyright)s.',
+    # MyST-NB fills in {type}: source, outputs or content (a translation may leave it out)
+    'Show code cell {type}',
+    'Hide code cell {type}',
 )
 
 # What a translation must keep exactly as the English message has it: MyST roles

@@ -27,7 +27,9 @@ from sphinx.transforms import SphinxTransform
 from sphinx.util.i18n import docname_to_domain
 
 # The chrome strings that live in Sphinx's configuration rather than in a template.
-CONFIG_STRINGS = ('html_title', 'author', 'project')
+CONFIG_STRINGS = ('html_title', 'author', 'project',
+                  # MyST-NB's label of a hidden cell ("Show code cell source")
+                  'nb_code_prompt_show', 'nb_code_prompt_hide')
 THEME_OPTION_STRINGS = ('search_bar_text', 'toc_title')
 # sphinx-book-theme looks its labels up in a catalog of its own.
 THEME_CATALOGS = ('booktheme',)
