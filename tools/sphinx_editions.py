@@ -18,6 +18,7 @@ The English HTML book (`make book`) does not load it. It does four things:
   `tools/editions.py`); sphinx-book-theme's own catalog ("booktheme") is wrapped here.
 """
 import gettext
+import logging
 from pathlib import Path
 
 from babel.messages.pofile import read_po
@@ -122,6 +123,17 @@ def _wrap_theme_catalogs(app):
         locale.translators[key] = _Overrides(mapping, locale.translators[key])
 
 
+def _quiet_jieba(app, config):
+    """Keep jieba, which splits Chinese words for the search index, from logging its
+    dictionary loading into every build's output."""
+    if (config.language or '').startswith('zh'):
+        try:
+            import jieba
+        except ImportError:
+            return
+        jieba.setLogLevel(logging.WARNING)
+
+
 def _no_search_index(app):
     """A single-page build (the PDF) has no search page: index no words.
 
@@ -153,6 +165,7 @@ def setup(app):
     app.add_transform(UntranslatableMath)
     app.add_transform(TranslatedTocCaptions)
     app.connect('config-inited', _translate_config)
+    app.connect('config-inited', _quiet_jieba)
     app.connect('builder-inited', _wrap_theme_catalogs)
     app.connect('builder-inited', _share_html_visitors)
     app.connect('builder-inited', _no_search_index)
