@@ -184,6 +184,7 @@ def print_pdf(browser, html_dir, pdf_path):
                  outline=True, tagged=True)
         context.close()
     if problems:
+        pdf_path.unlink(missing_ok=True)
         raise SystemExit(f'printing {html_dir} failed:\n  ' + '\n  '.join(problems))
     return done
 
@@ -332,6 +333,7 @@ def make_pdf(ed, browser, build=True, source=REPO):
         raise SystemExit(f'no singlehtml build of the {ed.label} edition in {html_dir}: '
                          f'run `python tools/editions.py singlehtml {ed.name}`')
     pdf_path = build_dir / 'pdf' / PDF_NAME.format(edition=ed.name)
+    pdf_path.unlink(missing_ok=True)  # a failed print must not leave the last one behind
     done = print_pdf(browser, html_dir, pdf_path)
     if ed.language.startswith('zh'):
         fix_cjk_text(pdf_path)
