@@ -72,6 +72,23 @@ def toc_pages(toc_file=REPO / '_toc.yml'):
     return [re.sub(r'\.(md|ipynb)$', '', page) for page in pages]
 
 
+def appendix_pages(toc_file=REPO / '_toc.yml'):
+    """Return the pages of the part captioned "Appendix": engineering, no exercises."""
+    toc = yaml.safe_load(Path(toc_file).read_text(encoding='utf-8'))
+    appendix = [part for part in toc.get('parts', []) if part.get('caption') == 'Appendix']
+    found = []
+
+    def walk(entries):
+        for entry in entries or []:
+            if 'file' in entry:
+                found.append(re.sub(r'\.(md|ipynb)$', '', entry['file']))
+            walk(entry.get('sections'))
+
+    for part in appendix:
+        walk(part.get('chapters'))
+    return found
+
+
 def is_notebook(root, page):
     """Return True when the built page came from a notebook (a chapter)."""
     return (Path(root) / '_sources' / f'{page}.ipynb').exists()
@@ -200,7 +217,7 @@ EXERCISE_REPORT = """() => ({
     shown: [...document.querySelectorAll('main div.solution')]
         .filter(s => !s.classList.contains('toggle-hidden')).map(s => s.id),
 })"""
-MIN_EXERCISES = 4
+MIN_EXERCISES = 4  # per chapter; the appendix sections have none
 
 # Links inside the page's content that point into the book, resolved to absolute URLs.
 INTERNAL_LINKS = """(base) => [...document.querySelectorAll('main a[href]')]
