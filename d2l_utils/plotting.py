@@ -62,11 +62,11 @@ def show_images(imgs, num_rows, num_cols, titles=None, scale=1.5):
     return axes
 
 
-# From chapters/softmax_scratch.ipynb
+# From chapters/under_the_hood_training.ipynb
 def set_axes(axes, xlabel, ylabel, xlim, ylim, xscale, yscale, legend):
     """Set labels, scales, legend, grid and the limits not None of an Axes.
 
-    Taught in the chapter *Softmax regression from scratch*.
+    Taught in the appendix section *The training loop*.
     """
     axes.set_xlabel(xlabel)
     axes.set_ylabel(ylabel)
@@ -84,7 +84,7 @@ def set_axes(axes, xlabel, ylabel, xlim, ylim, xscale, yscale, legend):
 def in_notebook():
     """Return True inside a Jupyter kernel, where figures can be displayed.
 
-    Taught in the chapter *Softmax regression from scratch*.
+    Taught in the appendix section *The training loop*.
     """
     shell = get_ipython()
     return shell is not None and getattr(shell, 'kernel', None) is not None
@@ -95,7 +95,7 @@ class Animator:
 
     Outside Jupyter it only records the points on `self.fig`, and displays
     nothing.
-    Taught in the chapter *Softmax regression from scratch*.
+    Taught in the appendix section *The training loop*.
     """
 
     def __init__(self, xlabel=None, ylabel=None, legend=None, xlim=None,

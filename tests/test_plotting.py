@@ -173,3 +173,17 @@ def test_a_plain_python_script_neither_blocks_nor_prints(backend):
                             timeout=120, env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout == ''
+
+
+def test_in_jupyter_other_outputs_of_the_cell_are_kept(notebook, monkeypatch):
+    """No clear_output: what the cell printed before or during training stays."""
+    def fail(*args, **kwargs):
+        raise AssertionError('clear_output would erase the other outputs of the cell')
+
+    monkeypatch.setattr(plotting.display, 'clear_output', fail)
+    animator = Animator(legend=['loss'])
+    animator.draw_seconds = 0.0
+    for epoch in range(1, 4):
+        animator.add(epoch, 1.0 / epoch)
+    animator.close()
+    assert notebook[-1] == ('display', 'figure')

@@ -2,10 +2,15 @@
 
 Covers accuracy, Accumulator, evaluate_accuracy, sgd, train_epoch, train and predict,
 their bad-input errors, and a short training run on a tiny synthetic data set (the
-Animator draws under the non-interactive Agg backend and displays nothing).
+Animator draws under the non-interactive Agg backend and displays nothing); and
+tools/seed_spread.py, which repeats the training chapters' recipes, with its stored
+results.
 """
+import importlib.util
 import itertools
+import json
 import math
+from pathlib import Path
 
 import matplotlib
 import pytest
@@ -341,3 +346,47 @@ def test_predict_needs_n_within_the_batch(n):
 def test_predict_on_an_empty_iterator_is_an_error():
     with pytest.raises(ValueError, match='test_iter yielded no batches'):
         predict(nn.Flatten(), [])
+
+
+# ---------------------------------------------------------------- tools/seed_spread.py
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / 'chapters' / 'results'
+
+
+def load_seed_spread():
+    spec = importlib.util.spec_from_file_location('seed_spread',
+                                                  REPO / 'tools' / 'seed_spread.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize('chapter, epochs', [('scratch', 100), ('concise', 10)])
+def test_stored_seed_spread_has_every_seed_and_epoch(chapter, epochs):
+    """The chapters print these files: five seeds, a full history, the recipe."""
+    report = json.loads((RESULTS / f'softmax_{chapter}_seeds.json').read_text())
+    assert report['chapter'] == f'softmax_{chapter}'
+    assert report['recipe'] == {'batch_size': 32, 'lr': 0.1, 'num_epochs': epochs,
+                                'train_examples': 50000, 'val_examples': 10000,
+                                'torch_threads': 1}
+    assert [run['seed'] for run in report['runs']] == [0, 1, 2, 3, 4]
+    for run in report['runs']:
+        assert all(len(run[key]) == epochs for key in ('train_loss', 'train_acc', 'val_acc'))
+        assert 0.7 < run['val_acc'][-1] < 0.9 and 0.7 < run['test_acc'] < 0.9
+    assert report['seconds'] > 0 and report['cpu_seconds'] > 0
+
+
+@pytest.mark.parametrize('chapter', ['scratch', 'concise'])
+def test_seed_spread_repeats_a_run_exactly(chapter, tmp_path):
+    """One epoch of a recipe, twice: the same numbers, which the chapters rely on."""
+    seed_spread = load_seed_spread()
+    reports = []
+    for name in ('a.json', 'b.json'):
+        assert seed_spread.main([chapter, '--seeds', '1', '--epochs', '1',
+                                 '--out', str(tmp_path / name)]) == 0
+        reports.append(json.loads((tmp_path / name).read_text()))
+    runs = [report['runs'] for report in reports]
+    assert runs[0] == runs[1]
+    assert runs[0][0]['seed'] == 1 and 0.7 < runs[0][0]['val_acc'][0] < 0.9
+    assert reports[0]['recipe']['num_epochs'] == 1
