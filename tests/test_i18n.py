@@ -307,6 +307,17 @@ def cells(page):
     return found
 
 
+def test_link_text_of_a_role_may_be_translated():
+    """{ref}`text <label>`: the text is prose; the role and the label must stay."""
+    msgid = 'See {ref}`the sum and the mean <ce-sum-vs-mean>`.'
+    assert i18n.lost_markup(msgid, '见{ref}`求和与求平均 <ce-sum-vs-mean>`。') == []
+    assert i18n.lost_markup(msgid, msgid) == []
+    for broken in ('见{ref}`求和与求平均 <ce-sum-vs-men>`。', '见{doc}`求和 <ce-sum-vs-mean>`。',
+                   '见{ref}`ce-sum-vs-mean`。', '见求和与求平均。'):
+        assert i18n.lost_markup(msgid, broken) == [
+            '{ref}`the sum and the mean <ce-sum-vs-mean>`'], broken
+
+
 def test_broken_cross_reference_is_caught(book):
     english = 'The softmax {eq}`tiny-softmax` turns them into probabilities.'
     translate(book, {english: 'softmax 公式把它们变成概率。'})

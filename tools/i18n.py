@@ -248,9 +248,29 @@ def markup(text):
     return MARKUP.findall(text)
 
 
+# A role with explicit link text, {ref}`the text <label>`: the text is prose and may be
+# translated; the role and the label must stay.
+LINK_TEXT_ROLE = re.compile(r'\{([A-Za-z][\w:+.-]*)\}`[^`<]*<([^>`]+)>`')
+
+
+def _kept(span, msgstr):
+    """True if `msgstr` keeps `span`: verbatim, or with its link text translated."""
+    if span in msgstr:
+        return True
+    role = LINK_TEXT_ROLE.fullmatch(span)
+    if role is None:
+        return False
+    name, label = (re.escape(part) for part in role.groups())
+    return re.search(r'\{' + name + r'\}`[^`<]+<' + label + '>`', msgstr) is not None
+
+
 def lost_markup(msgid, msgstr):
-    """Return the markup spans of `msgid` that `msgstr` does not contain verbatim."""
-    return [span for span in dict.fromkeys(markup(msgid)) if span not in msgstr]
+    """Return the markup spans of `msgid` that `msgstr` does not keep.
+
+    Kept means verbatim, except the link text of a role such as
+    {ref}`the text <label>`, which is prose and may be translated.
+    """
+    return [span for span in dict.fromkeys(markup(msgid)) if not _kept(span, msgstr)]
 
 
 @dataclass
