@@ -1,7 +1,8 @@
 """Plotting: SVG output, image grids, axes set-up and the live training Animator.
 
-The chapters "The Fashion-MNIST dataset" and "Softmax regression from scratch" teach
-these helpers; the code below the generated-code marker comes from them.
+The chapter "The Fashion-MNIST dataset" teaches `show_images`, and the appendix
+section "The training loop" teaches `set_axes`, `in_notebook` and `Animator`; the code
+below the generated-code marker comes from them.
 """
 import time
 
