@@ -136,3 +136,15 @@ def test_sanitizer_leaves_printed_numbers_alone():
     """Text outputs are compared exactly: the patterns only touch SVG attributes."""
     printed = 'train loss 0.3864, val accuracy 0.8368\nW (784, 10) width 28 x=3\n'
     assert sanitize(printed) == printed
+
+
+def test_merge_streams_keeps_text_on_either_side_of_a_figure():
+    new = nbformat.v4.new_output
+    outputs = [new('stream', name='stdout', text='a\n'), new('stream', name='stdout', text='b\n'),
+               new('stream', name='stderr', text='warning\n'),
+               new('display_data', data={'text/plain': '<Figure>'}),
+               new('stream', name='stdout', text='c\n'), new('stream', name='stdout', text='d\n')]
+    merged = execute.merge_streams(outputs)
+    assert [(o.output_type, o.get('name'), o.get('text')) for o in merged] == [
+        ('stream', 'stdout', 'a\nb\n'), ('stream', 'stderr', 'warning\n'),
+        ('display_data', None, None), ('stream', 'stdout', 'c\nd\n')]

@@ -2,7 +2,8 @@
 
 Each notebook runs in a fresh kernel from its own folder (as Jupyter, nbval and the
 book build run it), then is written back with its outputs and with only the metadata
-a reader needs: no timestamps, no personal paths, execution counts 1, 2, 3, ...
+a reader needs: no timestamps, no personal paths, execution counts 1, 2, 3, ...,
+and printed text that arrived in pieces merged into one output (`merge_streams`).
 A notebook that raises is not written, so a stored chapter never holds an error.
 
     python tools/execute.py chapters/softmax.ipynb [more.ipynb ...]
@@ -26,8 +27,27 @@ LANGUAGE_INFO = {'name': 'python', 'file_extension': '.py', 'mimetype': 'text/x-
 KEPT_CELL_METADATA = ('tags',)
 
 
+def merge_streams(outputs):
+    """Return `outputs` with each run of adjacent same-stream outputs merged into one.
+
+    The kernel sends a cell's printed text in pieces, split wherever the cell computed
+    between two prints; stored as they come, they show as separate boxes. Only
+    adjacent pieces are merged, so text printed before and after a figure stays on
+    either side of it.
+    """
+    merged = []
+    for output in outputs:
+        previous = merged[-1] if merged else None
+        if (output.output_type == 'stream' and previous is not None
+                and previous.output_type == 'stream' and previous.name == output.name):
+            previous.text += output.text
+        else:
+            merged.append(output)
+    return merged
+
+
 def clean(nb):
-    """Strip volatile metadata in place; return the notebook."""
+    """Strip volatile metadata and merge split printed text, in place; return nb."""
     nb.metadata = nbformat.from_dict({
         'kernelspec': KERNELSPEC,
         'language_info': LANGUAGE_INFO,
@@ -35,6 +55,8 @@ def clean(nb):
     for cell in nb.cells:
         cell.metadata = nbformat.from_dict(
             {k: v for k, v in cell.metadata.items() if k in KEPT_CELL_METADATA})
+        if cell.cell_type == 'code':
+            cell.outputs = merge_streams(cell.outputs)
     return nb
 
 
