@@ -182,7 +182,7 @@ def code_lines():
 
 
 class _SolutionText(html.parser.HTMLParser):
-    """Collect the text of each solution's body, leaving out math and its title."""
+    """Collect the prose of each solution's body, leaving out math, code and its title."""
 
     def __init__(self):
         super().__init__()
@@ -195,8 +195,12 @@ class _SolutionText(html.parser.HTMLParser):
         if tag == 'div' and 'solution' in classes:
             role = 'solution'
             self.solutions.append('')
-        elif 'math' in classes or 'admonition-title' in classes:
+        elif 'math' in classes or 'admonition-title' in classes or tag == 'pre':
             role = 'skip'
+            if self.solutions and any(r == 'solution' for _, r in self.stack):
+                # the PDF has typeset math or a code block here, whose extracted
+                # text is not the page's text (and may come out of order)
+                self.solutions[-1] += GAP
         if tag not in ('br', 'img', 'input', 'meta', 'link', 'hr', 'wbr'):
             self.stack.append((tag, role))
 
@@ -211,11 +215,24 @@ class _SolutionText(html.parser.HTMLParser):
             self.solutions[-1] += data
 
 
-def solution_starts(page, length=40):
-    """Return the first `length` characters of text of each solution in a built page."""
+GAP = '\x00'
+
+
+def solution_starts(page, length=40, shortest=6):
+    """Return up to `length` characters of text of each solution in a built page.
+
+    The text is taken from the first run of prose, between equations and code
+    blocks, that has at least `shortest` characters.
+    """
     parser = _SolutionText()
     parser.feed(Path(page).read_text(encoding='utf-8'))
-    return [squeeze(text)[:length] for text in parser.solutions if squeeze(text)]
+    starts = []
+    for text in parser.solutions:
+        runs = [squeeze(run) for run in text.split(GAP)]
+        run = next((run for run in runs if len(run) >= shortest), None)
+        if run is not None:
+            starts.append(run[:length])
+    return starts
 
 
 # ------------------------------------------------------------- the CJK text fix
