@@ -6,7 +6,6 @@ them on made-up numbers, plus the helpers that time a command in its own process
 import json
 import os
 import platform
-import re
 import resource
 import statistics
 import subprocess
@@ -17,6 +16,8 @@ from pathlib import Path
 import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / 'tools'))
+import toc  # noqa: E402  (tools/toc.py: the pages of _toc.yml)
 MB = 1024 * 1024
 
 # The budgets. Each: key, text, value key in the report, operator, limit. One more
@@ -280,13 +281,12 @@ def nbval_command(paths):
 
 
 def chapters_in_order(root=ROOT):
-    """The chapters of _toc.yml that exist, in the book's order (else sorted)."""
+    """The notebooks in chapters/: those of _toc.yml in the book's order, then the rest."""
     chapters = sorted((root / 'chapters').glob('*.ipynb'))
-    toc = root / '_toc.yml'
-    if toc.exists():
-        order = re.findall(r'file:\s*chapters/([\w-]+)', toc.read_text())
-        rank = {name: i for i, name in enumerate(order)}
-        chapters.sort(key=lambda p: (rank.get(p.stem, len(rank)), p.stem))
+    toc_file = root / '_toc.yml'
+    if toc_file.exists():
+        rank = {name: i for i, name in enumerate(toc.pages(toc_file))}
+        chapters.sort(key=lambda p: (rank.get(f'chapters/{p.stem}', len(rank)), p.stem))
     return chapters
 
 

@@ -9,11 +9,13 @@ import http.server
 import os
 import re
 import threading
+import sys
 from pathlib import Path
 
-import yaml
-
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / 'tools'))
+import toc  # noqa: E402  (tools/toc.py: the pages of _toc.yml)
+
 CHROMIUM = Path('/usr/bin/chromium')
 # Flags for a quiet, offline browser: nothing of Chromium's own talks to the network.
 CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
@@ -57,36 +59,12 @@ def screenshot_dir():
 
 def toc_pages(toc_file=REPO / '_toc.yml'):
     """Return the document names in _toc.yml, in reading order (root first)."""
-    toc = yaml.safe_load(Path(toc_file).read_text(encoding='utf-8'))
-    pages = [toc['root']]
-
-    def walk(entries):
-        for entry in entries or []:
-            if 'file' in entry:
-                pages.append(entry['file'])
-            for key in ('chapters', 'sections', 'parts'):
-                walk(entry.get(key))
-
-    walk(toc.get('chapters'))
-    walk(toc.get('parts'))
-    return [re.sub(r'\.(md|ipynb)$', '', page) for page in pages]
+    return toc.pages(toc_file)
 
 
 def appendix_pages(toc_file=REPO / '_toc.yml'):
     """Return the pages of the part captioned "Appendix": engineering, no exercises."""
-    toc = yaml.safe_load(Path(toc_file).read_text(encoding='utf-8'))
-    appendix = [part for part in toc.get('parts', []) if part.get('caption') == 'Appendix']
-    found = []
-
-    def walk(entries):
-        for entry in entries or []:
-            if 'file' in entry:
-                found.append(re.sub(r'\.(md|ipynb)$', '', entry['file']))
-            walk(entry.get('sections'))
-
-    for part in appendix:
-        walk(part.get('chapters'))
-    return found
+    return toc.part_pages(toc_file, 'Appendix')
 
 
 def is_notebook(root, page):

@@ -127,6 +127,7 @@ def test_chapters_in_order_follow_the_table_of_contents(tmp_path):
     for name in ('b', 'a', 'extra', 'c'):
         (tmp_path / 'chapters' / f'{name}.ipynb').write_text('{}')
     (tmp_path / '_toc.yml').write_text(
+        'format: jb-book\nroot: intro\n'
         'chapters:\n  - file: chapters/c\n  - file: chapters/a\n'
         '    sections:\n      - file: chapters/b\n')
     names = [p.stem for p in harness.chapters_in_order(tmp_path)]

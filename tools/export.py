@@ -23,7 +23,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-import yaml
+import toc
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / 'd2l_utils'
@@ -34,24 +34,8 @@ END = '# ---- end generated ----'
 
 def chapters_in_order(root=ROOT):
     """Return the notebooks listed in `_toc.yml`, in reading order."""
-    toc = yaml.safe_load((root / '_toc.yml').read_text())
-
-    def walk(node):
-        if isinstance(node, dict):
-            if 'file' in node:
-                yield node['file']
-            for value in node.values():
-                yield from walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                yield from walk(item)
-
-    found = []
-    for name in walk(toc):
-        path = root / f'{name}.ipynb'
-        if path.exists():
-            found.append(path)
-    return found
+    paths = [root / f'{name}.ipynb' for name in toc.pages(root / '_toc.yml')]
+    return [path for path in paths if path.exists()]
 
 
 def saved_cells(notebook):

@@ -33,6 +33,8 @@ from babel.messages.catalog import Catalog
 from babel.messages.pofile import unescape
 from sphinx_intl.catalog import dump_po, load_po
 
+import toc
+
 REPO = Path(__file__).resolve().parents[1]
 LANGUAGE = 'zh_CN'
 LINE_WIDTH = 76
@@ -77,19 +79,7 @@ def catalog_root(source=REPO):
 
 def book_pages(source=REPO):
     """Return the document names of `_toc.yml`, root first, as the build reads them."""
-    toc = yaml.safe_load((Path(source) / '_toc.yml').read_text(encoding='utf-8'))
-    pages = [toc['root']]
-
-    def walk(entries):
-        for entry in entries or []:
-            if 'file' in entry:
-                pages.append(entry['file'])
-            for key in ('chapters', 'sections', 'parts'):
-                walk(entry.get(key))
-
-    walk(toc.get('chapters'))
-    walk(toc.get('parts'))
-    return [re.sub(r'\.(md|ipynb)$', '', page) for page in pages]
+    return toc.pages(Path(source) / '_toc.yml')
 
 
 def catalog_names(source=REPO):
