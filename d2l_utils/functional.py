@@ -121,8 +121,8 @@ class CrossEntropy(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, logits, y):
-        log_p = torch.log_softmax(logits, dim=1)  # log_softmax above, fused
-        labels = y.unsqueeze(1)                   # (n, 1): one label per row
+        log_p = logits.log_softmax(1)  # log_softmax above, fused
+        labels = y.unsqueeze(1)        # (n, 1): one label per row
         # Results of this pass, not inputs: kept on ctx for the backward pass.
         ctx.log_p, ctx.labels = log_p, labels
         return log_p.gather(1, labels).neg_().squeeze(1)
@@ -145,9 +145,10 @@ def cross_entropy(logits, y):
     logits, not probabilities, like F.cross_entropy(..., reduction='none');
     its gradient is the derived softmax(logits) - one_hot(y).
     """
-    check_logits(logits)
-    if (not isinstance(y, torch.Tensor) or y.dtype not in _LABEL_DTYPES
-            or y.shape != logits.shape[:1]):
+    if not (isinstance(logits, torch.Tensor) and isinstance(y, torch.Tensor)
+            and logits.is_floating_point() and logits.dim() == 2
+            and logits.shape[1] > 0 and y.dtype in _LABEL_DTYPES
+            and y.shape == logits.shape[:1]):
         check_labels(logits, y)  # raises the error that says what is wrong
     try:
         return CrossEntropy.apply(logits, y.long())
