@@ -88,7 +88,7 @@ def profile_main(args):
 
 
 def bench(epochs, warmup, limit=None, standard_epochs=None, notebooks=True,
-          threads=None, step_batches=1000, step_repeats=15, log=print):
+          threads=None, step_batches=200, step_repeats=75, log=print):
     """Run the whole benchmark; return the report dict."""
     report = {'date': datetime.date.today().isoformat(), 'machine': harness.machine(),
               'load_before': harness.load_average(),
@@ -114,7 +114,7 @@ def bench(epochs, warmup, limit=None, standard_epochs=None, notebooks=True,
         run_step_worker(step_batches, step_repeats, step_threads))
     report['step_ratio'] = step
     log(f"  {step['median_book_s'] * 1e6:.0f} vs {step['median_torch_s'] * 1e6:.0f} "
-        f"microseconds per step (median): ratio {step['ratio']:.3f}")
+        f"microseconds per step (median), median ratio of the rounds {step['ratio']:.3f}")
     if notebooks:
         log('notebooks (one strict nbval pass each, then the whole book):')
         report['notebooks'] = harness.time_notebooks(harness.chapters_in_order())
@@ -135,10 +135,10 @@ def main(argv=None):
                         help='use only the first N examples of each split (smoke tests)')
     parser.add_argument('--threads', type=int, default=None,
                         help="torch intra-op threads in the pipelines (default: torch's)")
-    parser.add_argument('--step-batches', type=int, default=1000,
-                        help='batches per round of the step-ratio measurement (default 1000)')
-    parser.add_argument('--step-repeats', type=int, default=15,
-                        help='interleaved rounds of the step-ratio measurement (default 15)')
+    parser.add_argument('--step-batches', type=int, default=200,
+                        help='batches per round of the step-ratio measurement (default 200)')
+    parser.add_argument('--step-repeats', type=int, default=75,
+                        help='interleaved rounds of the step-ratio measurement (default 75)')
     parser.add_argument('--no-notebooks', action='store_true',
                         help='skip timing the chapters with nbval')
     parser.add_argument('--json', metavar='PATH', help='write the report as JSON (- for stdout)')

@@ -79,14 +79,20 @@ def ratios(pipelines):
 
 
 def summarize_step_ratio(result):
-    """Add the medians (seconds per step) and their ratio, book over torch."""
+    """Add the medians (seconds per step) and the ratio, book over torch.
+
+    The ratio is the median of the rounds' own ratios: each round times the two
+    losses back to back, so a round during which the machine ran slower slows both
+    and leaves its ratio alone, where it would shift one median more than the other.
+    """
     book, torch_ = result['book'], result['torch']
     if not book or len(book) != len(torch_):
         raise ValueError(f'expected as many book as torch timings, at least one, got '
                          f'{len(book)} and {len(torch_)}')
-    median_book, median_torch = statistics.median(book), statistics.median(torch_)
-    return {**result, 'median_book_s': median_book, 'median_torch_s': median_torch,
-            'ratio': median_book / median_torch if median_torch else None}
+    ratios = [b / t for b, t in zip(book, torch_) if t]
+    return {**result, 'median_book_s': statistics.median(book),
+            'median_torch_s': statistics.median(torch_),
+            'ratio': statistics.median(ratios) if ratios else None}
 
 
 def lookup(report, dotted):
@@ -195,7 +201,7 @@ def table(report):
     step = report.get('step_ratio')
     if step:
         lines += ['', f"Training step, book pipeline at batch 32 ({step['batches']} batches, "
-                      f"median of {step['repeats']} interleaved rounds, "
+                      f"{step['repeats']} interleaved rounds, median of their ratios, "
                       f"{step['torch_threads']} torch thread(s)):",
                   f"- with the book's cross_entropy: {step['median_book_s'] * 1e6:.0f} "
                   'microseconds',

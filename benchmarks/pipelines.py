@@ -255,7 +255,7 @@ def _book_epoch(loader, loss):
     return lambda: d2l_utils.train_epoch(net, loader, loss, updater)
 
 
-def step_times(batches=1000, repeats=15, threads=1):
+def step_times(batches=200, repeats=75, threads=1):
     """Seconds per training step of the book's pipeline with each loss, interleaved.
 
     The book's pipeline (load_data_fashion_mnist with validation=True, train_epoch,
