@@ -2,7 +2,7 @@
 
 Every pipeline trains the from-scratch softmax regression of the book (W 784x10 drawn
 from N(0, 0.01) after `torch.manual_seed(INIT_SEED)`, b zeros, logits
-X.reshape(-1, 784) @ W + b, the book's logits-based `cross_entropy`) with minibatch SGD
+X.reshape(X.shape[0], -1) @ W + b, the book's logits-based `cross_entropy`) with minibatch SGD
 at batch 32 and lr 0.1:
 
 - `standard`: the usual DataLoader recipe of the d2l book's release 0.17: torchvision's
@@ -44,7 +44,7 @@ def make_model(requires_grad=True):
     b = torch.zeros(NUM_OUTPUTS, requires_grad=requires_grad)
 
     def net(X):
-        return X.reshape(-1, NUM_INPUTS) @ W + b
+        return X.reshape(X.shape[0], -1) @ W + b
     return net, [W, b]
 
 
@@ -155,7 +155,7 @@ def hand_gradient_train_epoch(net, params, train_iter):
     W, b = params
     metric = d2l_utils.Accumulator(3)
     for X, y in train_iter:
-        X = X.reshape(-1, NUM_INPUTS)
+        X = X.reshape(X.shape[0], -1)
         o = torch.addmm(b, X, W)
         log_p = d2l_utils.log_softmax(o)
         rows = torch.arange(len(y))
