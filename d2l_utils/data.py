@@ -166,7 +166,7 @@ def _read_raw(path, name):
     The file is read once into a buffer that the tensor then shares, so reading
     the training images costs their 47 MB and no second copy.
     """
-    header, size = _idx_layout(name)
+    header = _idx_layout(name)[0]
     buffer = bytearray(path.stat().st_size)
     with open(path, 'rb') as f:
         f.readinto(buffer)
